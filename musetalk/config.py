@@ -1,0 +1,120 @@
+"""Dataclass configs: per-request inference settings and the model architectures (official and tiny)."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+FPS = 25
+AUDIO_SAMPLE_RATE = 16000
+CROP_SIZE = 256
+LATENT_SCALE = 0.18215
+
+ParsingMode = Literal["jaw", "raw", "neck"]
+
+
+@dataclass
+class FaceConfig:
+    """How the face box and blend mask are built (MuseTalk v1.5 defaults)."""
+
+    bbox_shift: int = 0
+    extra_margin: int = 10
+    parsing_mode: ParsingMode = "jaw"
+    left_cheek_width: int = 90
+    right_cheek_width: int = 90
+    smooth: bool = True  # temporal smoothing of the crop box, against jitter
+
+
+@dataclass
+class InferenceConfig:
+    """Per-request settings; passed as call arguments, never stored on shared objects."""
+
+    face: FaceConfig = field(default_factory=FaceConfig)
+    batch_size: int = 8
+    fps: int = FPS
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# Architecture of the official musetalkV15/musetalk.json (diffusers UNet2DConditionModel kwargs).
+OFFICIAL_UNET_CONFIG: dict[str, Any] = {
+    "_class_name": "UNet2DConditionModel",
+    "act_fn": "silu",
+    "attention_head_dim": 8,
+    "block_out_channels": [320, 640, 1280, 1280],
+    "center_input_sample": False,
+    "cross_attention_dim": 384,
+    "down_block_types": ["CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"],
+    "downsample_padding": 1,
+    "flip_sin_to_cos": True,
+    "freq_shift": 0,
+    "in_channels": 8,
+    "layers_per_block": 2,
+    "mid_block_scale_factor": 1,
+    "norm_eps": 1e-05,
+    "norm_num_groups": 32,
+    "out_channels": 4,
+    "sample_size": 64,
+    "up_block_types": ["UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"],
+}
+
+TINY_UNET_CONFIG: dict[str, Any] = {
+    **OFFICIAL_UNET_CONFIG,
+    "attention_head_dim": 2,
+    "block_out_channels": [32, 64],
+    "down_block_types": ["CrossAttnDownBlock2D", "DownBlock2D"],
+    "up_block_types": ["UpBlock2D", "CrossAttnUpBlock2D"],
+    "layers_per_block": 1,
+    "norm_num_groups": 8,
+    "sample_size": 32,
+}
+
+# stabilityai/sd-vae-ft-mse config.json (AutoencoderKL kwargs).
+OFFICIAL_VAE_CONFIG: dict[str, Any] = {
+    "act_fn": "silu",
+    "block_out_channels": [128, 256, 512, 512],
+    "down_block_types": ["DownEncoderBlock2D"] * 4,
+    "in_channels": 3,
+    "latent_channels": 4,
+    "layers_per_block": 2,
+    "norm_num_groups": 32,
+    "out_channels": 3,
+    "sample_size": 256,
+    "up_block_types": ["UpDecoderBlock2D"] * 4,
+}
+
+# Same 8x downsampling (256 -> 32) as the official VAE, with far fewer channels.
+TINY_VAE_CONFIG: dict[str, Any] = {
+    **OFFICIAL_VAE_CONFIG,
+    "block_out_channels": [16, 32, 32, 32],
+    "layers_per_block": 1,
+    "norm_num_groups": 8,
+}
+
+# openai/whisper-tiny (WhisperConfig kwargs). The encoder width 384 is what the UNet cross-attends to.
+OFFICIAL_WHISPER_CONFIG: dict[str, Any] = {
+    "d_model": 384,
+    "encoder_layers": 4,
+    "encoder_attention_heads": 6,
+    "encoder_ffn_dim": 1536,
+    "decoder_layers": 4,
+    "decoder_attention_heads": 6,
+    "decoder_ffn_dim": 1536,
+    "num_mel_bins": 80,
+    "max_source_positions": 1500,
+    "max_target_positions": 448,
+    "vocab_size": 51865,
+}
+
+# Keeps d_model 384 and 4 encoder layers (the audio window contract is [50, 384] from 5 hidden states);
+# shrinks the FFN and the decoder, which inference never runs.
+TINY_WHISPER_CONFIG: dict[str, Any] = {
+    **OFFICIAL_WHISPER_CONFIG,
+    "encoder_ffn_dim": 96,
+    "encoder_attention_heads": 2,
+    "decoder_layers": 1,
+    "decoder_attention_heads": 2,
+    "decoder_ffn_dim": 96,
+    "max_target_positions": 64,
+    "vocab_size": 128,
+}

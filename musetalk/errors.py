@@ -1,0 +1,34 @@
+"""User-facing error types.
+
+The library raises these; the CLI turns them into one message and exit code 2, the app into ``gr.Error``.
+Anything else that escapes is a bug.
+"""
+from __future__ import annotations
+
+
+class MuseTalkError(Exception):
+    """A failure the user can act on: ``message`` says what went wrong, ``hint`` what to do."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} {self.hint}" if self.hint else self.message
+
+
+class InputError(MuseTalkError):
+    """A user-supplied file or parameter cannot be used."""
+
+
+class NoFaceError(InputError):
+    """No face was found where one is required."""
+
+
+class WeightsError(MuseTalkError):
+    """Weights are missing, partial or unreadable."""
+
+
+class DownloadError(MuseTalkError):
+    """Weights could not be fetched (offline, hub unreachable, disk full)."""
