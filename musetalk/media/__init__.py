@@ -1,0 +1,8 @@
+"""Media I/O over the bundled ffmpeg: probing, streaming frame reads, atomic H.264 + AAC writes, audio loading."""
+from __future__ import annotations
+
+from musetalk.media.audio import audio_duration, load_audio
+from musetalk.media.probe import MediaInfo, probe
+from musetalk.media.video import VideoWriter, iter_frames, write_video
+
+__all__ = ["MediaInfo", "VideoWriter", "audio_duration", "iter_frames", "load_audio", "probe", "write_video"]
