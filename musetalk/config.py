@@ -117,4 +117,11 @@ TINY_WHISPER_CONFIG: dict[str, Any] = {
     "decoder_ffn_dim": 96,
     "max_target_positions": 64,
     "vocab_size": 128,
+    # Special token ids must fit the small vocabulary.
+    "pad_token_id": 1,
+    "bos_token_id": 1,
+    "eos_token_id": 2,
+    "decoder_start_token_id": 1,
+    "suppress_tokens": [],
+    "begin_suppress_tokens": [],
 }

@@ -1,0 +1,179 @@
+"""Real-time avatars: prepare a video once (frames, faces, 8-channel latents on disk), then speak any audio.
+
+An avatar folder holds ``frames.u8`` (raw 25 fps frames), ``faces.npz`` (landmarks and boxes),
+``latents.safetensors`` and ``meta.json`` (format version and the parameters it was built with). meta.json is
+written last, so a folder without it is an unfinished preparation and is rebuilt, never used.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .config import FPS, FaceConfig, InferenceConfig
+from .errors import InputError, NoFaceError
+from .media import VideoWriter, iter_frames, probe
+from .pipeline import LipSyncPipeline, Progress, _no_progress, render_frames
+from .prep import FacePreparer, pingpong
+from .store import FrameStore, read_meta, write_meta
+
+log = logging.getLogger(__name__)
+
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+def validate_name(name: str) -> str:
+    """Avatar names become folder names: letters, digits, '_', '-', '.', never a path."""
+    if not NAME_RE.match(name or "") or ".." in name:
+        raise InputError(
+            f"Invalid avatar name {name!r}.",
+            "Use 1-64 letters, digits, '_', '-' or '.', starting with a letter or digit.",
+        )
+    return name
+
+
+def resolve_avatars_dir(path: str | os.PathLike[str] | None = None) -> Path:
+    """``--avatars``, else ``$MUSETALK_AVATARS``, else ``./avatars``."""
+    return Path(path or os.environ.get("MUSETALK_AVATARS") or "avatars").expanduser()
+
+
+def list_avatars(avatars_dir: Path) -> list[str]:
+    """Names of complete (prepared) avatars."""
+    if not avatars_dir.is_dir():
+        return []
+    return sorted(p.name for p in avatars_dir.iterdir() if p.is_dir() and read_meta(p) is not None)
+
+
+def delete_avatar(avatars_dir: Path, name: str) -> None:
+    path = avatars_dir / validate_name(name)
+    if not path.is_dir():
+        raise InputError(f"There is no avatar named {name!r}.")
+    shutil.rmtree(path)
+
+
+class Avatar:
+    """A prepared face video that can speak any audio, frame by frame."""
+
+    def __init__(self, pipeline: LipSyncPipeline, root: Path, store: FrameStore, latents: torch.Tensor,
+                 meta: dict) -> None:
+        self.pipeline = pipeline
+        self.root = root
+        self.store = store
+        self.latents = latents  # (n_frames, 8, 32, 32); zeros where there is no face
+        self.meta = meta
+        self.face_cfg = FaceConfig(**meta["face"])
+
+    @property
+    def name(self) -> str:
+        return self.root.name
+
+    @classmethod
+    def prepare(
+        cls,
+        pipeline: LipSyncPipeline,
+        video: str | os.PathLike[str],
+        root: Path,
+        face_cfg: FaceConfig | None = None,
+        batch_size: int = 8,
+        progress: Progress = _no_progress,
+    ) -> Avatar:
+        """Analyse and encode every frame of ``video`` once into ``root`` (replacing what was there)."""
+        from safetensors.torch import save_file
+
+        face_cfg = face_cfg or FaceConfig()
+        validate_name(root.name)
+        info = probe(video)
+        if not info.has_video:
+            raise InputError(f"{video} has no video stream.", "Give a video file or an image of a face.")
+        work = root.with_name(f".{root.name}.preparing")
+        shutil.rmtree(work, ignore_errors=True)
+        store = FrameStore(work, info.width, info.height)
+        latents: list[torch.Tensor] = []
+        pending: list[int] = []
+        try:
+            with FacePreparer(face_cfg, fps=FPS, static_image_mode=info.is_image) as prep:
+                for i, frame in enumerate(iter_frames(video, FPS)):
+                    store.append(frame, prep(frame))
+                    pending.append(i)
+                    if len(pending) == batch_size:
+                        latents += _encode(pipeline, store, pending)
+                        pending = []
+                        progress("prepare", i + 1, max(info.n_frames, i + 1))
+            latents += _encode(pipeline, store, pending)
+            store.finish()
+            if not any(f is not None for f in store.faces):
+                raise NoFaceError(f"No face was found in any frame of {Path(video).name}.",
+                                  "Use a video where one face is clearly visible.")
+            store.save_faces()
+            save_file({"latents": torch.stack(latents).float().contiguous()}, str(work / "latents.safetensors"))
+            write_meta(work, {"face": face_cfg.__dict__, "n_frames": len(store), "width": info.width,
+                              "height": info.height, "source": Path(video).name})
+            shutil.rmtree(root, ignore_errors=True)
+            os.replace(work, root)
+        finally:
+            store.finish()
+            shutil.rmtree(work, ignore_errors=True)
+        progress("prepare", len(store), len(store))
+        return cls.load(pipeline, root)
+
+    @classmethod
+    def load(cls, pipeline: LipSyncPipeline, root: Path) -> Avatar:
+        """Open a prepared avatar; an unfinished, stale or damaged one raises InputError (prepare it again)."""
+        from safetensors.torch import load_file
+
+        meta = read_meta(root)
+        if meta is None:
+            raise InputError(f"The avatar {root.name!r} is missing or was not fully prepared.",
+                             "Prepare it (again) with `python -m musetalk avatar prepare`.")
+        try:
+            store = FrameStore.open(root, meta["width"], meta["height"])
+            latents = load_file(str(root / "latents.safetensors"))["latents"]
+            if latents.shape[0] != len(store):
+                raise ValueError("latent count does not match frame count")
+        except (OSError, KeyError, ValueError) as exc:
+            raise InputError(f"The avatar {root.name!r} is damaged ({exc}).",
+                             "Prepare it again with `python -m musetalk avatar prepare`.") from exc
+        return cls(pipeline, root, store, latents, meta)
+
+    def speak(self, audio: str | os.PathLike[str], cfg: InferenceConfig | None = None,
+              progress: Progress = _no_progress) -> Iterator[np.ndarray]:
+        """Yield lip-synced frames as they are made; the face parameters are the ones prepared with."""
+        cfg = InferenceConfig(face=self.face_cfg, batch_size=(cfg or InferenceConfig()).batch_size)
+        windows = self.pipeline.audio_windows(audio)
+        return self.speak_windows(windows, cfg, progress)
+
+    def speak_windows(self, windows: torch.Tensor, cfg: InferenceConfig,
+                      progress: Progress = _no_progress) -> Iterator[np.ndarray]:
+        n_src = len(self.store)
+        cache = {i: self.latents[i] for i in range(n_src) if self.store.faces[i] is not None}
+
+        def items():
+            for j in range(windows.shape[0]):
+                src = pingpong(j, n_src)
+                yield (src, self.store.frame(src), self.store.faces[src])
+
+        return render_frames(self.pipeline.renderer, items(), windows, cfg, cache, progress)
+
+    def speak_to_file(self, audio: str | os.PathLike[str], out: str | os.PathLike[str],
+                      cfg: InferenceConfig | None = None, progress: Progress = _no_progress) -> Path:
+        with VideoWriter(out, self.store.width, self.store.height, fps=FPS, audio_path=audio) as writer:
+            for frame in self.speak(audio, cfg, progress):
+                writer.write(frame)
+        return Path(out)
+
+
+def _encode(pipeline: LipSyncPipeline, store: FrameStore, indices: list[int]) -> list[torch.Tensor]:
+    """Latents for store frames ``indices``, zeros for frames without a face."""
+    out = [torch.zeros(8, 32, 32) for _ in indices]
+    with_face = [k for k, i in enumerate(indices) if store.faces[i] is not None]
+    if with_face:
+        crops = np.stack([store.faces[indices[k]].crop(store.frame(indices[k])) for k in with_face])
+        for k, lat in zip(with_face, pipeline.renderer.encode(crops)):
+            out[k] = lat.float().cpu()
+    return out

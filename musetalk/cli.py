@@ -1,0 +1,308 @@
+"""``python -m musetalk``: generate | avatar | weights (train and bench register themselves when present).
+
+User errors (``MuseTalkError``) print one message and exit with code 2; Ctrl-C exits 130; an unexpected bug
+prints a short message and the path of a log file holding the traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import tempfile
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from .config import FaceConfig, InferenceConfig
+from .errors import InputError, MuseTalkError
+
+log = logging.getLogger("musetalk")
+
+EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+
+# ------------------------------------------------------------------------------------------- options
+
+
+def add_model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--weights", help="weights folder (default: $MUSETALK_WEIGHTS, else ./weights)")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    p.add_argument("--dtype", default="auto", choices=["auto", "fp32", "fp16", "bf16"],
+                   help="auto = fp16 on GPU, bf16 on a CPU with native bf16, else fp32")
+
+
+def add_face_args(p: argparse.ArgumentParser, defaults: bool = True) -> None:
+    """Face options; with defaults=False they default to None so per-task values can override them."""
+    d = FaceConfig()
+
+    def dflt(v: Any) -> Any:
+        return v if defaults else None
+
+    p.add_argument("--bbox-shift", type=int, default=dflt(d.bbox_shift),
+                   help="move the crop's centre down (+) or up (-) in pixels; changes mouth openness")
+    p.add_argument("--extra-margin", type=int, default=dflt(d.extra_margin),
+                   help="pixels added below the chin (v1.5 default 10)")
+    p.add_argument("--parsing-mode", choices=["jaw", "raw", "neck"], default=dflt(d.parsing_mode),
+                   help="blend region: jaw (default), raw (lips, mouth, skin) or neck")
+    p.add_argument("--left-cheek-width", type=int, default=dflt(d.left_cheek_width))
+    p.add_argument("--right-cheek-width", type=int, default=dflt(d.right_cheek_width))
+    p.add_argument("--no-smooth", action="store_true", default=None if not defaults else False,
+                   help="turn off temporal smoothing of the crop box")
+
+
+def face_config(ns: argparse.Namespace, base: FaceConfig | None = None) -> FaceConfig:
+    base = base or FaceConfig()
+    values = {
+        "bbox_shift": ns.bbox_shift, "extra_margin": ns.extra_margin, "parsing_mode": ns.parsing_mode,
+        "left_cheek_width": ns.left_cheek_width, "right_cheek_width": ns.right_cheek_width,
+    }
+    cfg = FaceConfig(**{k: (getattr(base, k) if v is None else v) for k, v in values.items()},
+                     smooth=base.smooth if ns.no_smooth is None else not ns.no_smooth)
+    return cfg
+
+
+def tqdm_progress() -> tuple[Callable[[str, int, int], None], Callable[[], None]]:
+    """A progress callback drawing one tqdm bar per stage, and a function closing the last bar."""
+    from tqdm import tqdm
+
+    bars: dict[str, Any] = {}
+
+    def update(stage: str, done: int, total: int) -> None:
+        bar = bars.get(stage)
+        if bar is None:
+            for other in bars.values():
+                other.close()
+            bars.clear()
+            bar = bars[stage] = tqdm(total=total, desc=stage, unit="frame", leave=False, dynamic_ncols=True)
+        bar.total = max(total, done)
+        bar.n = done
+        bar.refresh()
+
+    def close() -> None:
+        for b in bars.values():
+            b.close()
+
+    return update, close
+
+
+# ------------------------------------------------------------------------------------------- commands
+
+
+def _pipeline(ns: argparse.Namespace):
+    from .models import load_models
+    from .pipeline import LipSyncPipeline
+
+    return LipSyncPipeline(load_models(ns.weights, ns.device, ns.dtype))
+
+
+def cmd_generate(ns: argparse.Namespace) -> int:
+    tasks = _tasks(ns)
+    pipe = _pipeline(ns)
+    for task in tasks:
+        update, close = tqdm_progress()
+        try:
+            out = pipe.generate(task["video"], task["audio"], task["out"], task["cfg"], update)
+        finally:
+            close()
+        print(f"wrote {out}")
+    return 0
+
+
+def _tasks(ns: argparse.Namespace) -> list[dict[str, Any]]:
+    """One task from --video/--audio/--out, or several from --tasks YAML (per-task overrides)."""
+    base = InferenceConfig(face=face_config(ns), batch_size=ns.batch_size)
+    if ns.tasks:
+        return _load_tasks(Path(ns.tasks), base, Path(ns.out_dir or "results"))
+    missing = [f"--{k}" for k in ("video", "audio", "out") if not getattr(ns, k)]
+    if missing:
+        raise InputError(f"generate needs {', '.join(missing)} (or --tasks FILE.yaml).")
+    return [{"video": ns.video, "audio": ns.audio, "out": ns.out, "cfg": base}]
+
+
+TASK_KEYS = {"video", "audio", "out", "bbox_shift", "extra_margin", "parsing_mode", "left_cheek_width",
+             "right_cheek_width", "smooth", "batch_size"}
+
+
+def _load_tasks(path: Path, base: InferenceConfig, out_dir: Path) -> list[dict[str, Any]]:
+    """YAML: a mapping of task name -> {video, audio, [out], [face overrides]} (MuseTalk's format)."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(f"Cannot read the tasks file {path}: {exc.strerror}.") from exc
+    except yaml.YAMLError as exc:
+        raise InputError(f"The tasks file {path} is not valid YAML: {exc}.") from exc
+    if isinstance(data, list):
+        data = {f"task_{i}": t for i, t in enumerate(data)}
+    if not isinstance(data, dict) or not data:
+        raise InputError(f"The tasks file {path} must map task names to {{video, audio}} entries.")
+    tasks = []
+    for name, t in data.items():
+        if not isinstance(t, dict) or "video" not in t or "audio" not in t:
+            raise InputError(f"Task {name!r} in {path} needs both 'video' and 'audio'.")
+        unknown = set(t) - TASK_KEYS
+        if unknown:
+            raise InputError(f"Task {name!r} has unknown keys: {', '.join(sorted(unknown))}.",
+                             f"Allowed: {', '.join(sorted(TASK_KEYS))}.")
+        face = FaceConfig(**{k: t.get(k, getattr(base.face, k)) for k in FaceConfig.__dataclass_fields__})
+        cfg = InferenceConfig(face=face, batch_size=int(t.get("batch_size", base.batch_size)))
+        out = t.get("out") or out_dir / f"{name}.mp4"
+        rel = lambda p: p if Path(p).is_absolute() else path.parent / p  # noqa: E731 - paths relative to the YAML
+        tasks.append({"video": rel(t["video"]), "audio": rel(t["audio"]), "out": Path(out), "cfg": cfg})
+    return tasks
+
+
+def cmd_avatar(ns: argparse.Namespace) -> int:
+    from .avatar import Avatar, delete_avatar, list_avatars, resolve_avatars_dir, validate_name
+
+    root = resolve_avatars_dir(ns.avatars)
+    if ns.avatar_cmd == "list":
+        for name in list_avatars(root):
+            print(name)
+        return 0
+    if ns.avatar_cmd == "delete":
+        delete_avatar(root, ns.name)
+        print(f"deleted {ns.name}")
+        return 0
+    pipe = _pipeline(ns)
+    update, close = tqdm_progress()
+    try:
+        if ns.avatar_cmd == "prepare":
+            av = Avatar.prepare(pipe, ns.video, root / validate_name(ns.name), face_config(ns), ns.batch_size, update)
+            print(f"prepared avatar {av.name}: {len(av.store)} frames in {av.root}")
+        else:
+            av = Avatar.load(pipe, root / validate_name(ns.name))
+            out = av.speak_to_file(ns.audio, ns.out, InferenceConfig(batch_size=ns.batch_size), update)
+            print(f"wrote {out}")
+    finally:
+        close()
+    return 0
+
+
+def cmd_weights(ns: argparse.Namespace) -> int:
+    from . import weights
+
+    root = weights.resolve_weights_dir(ns.dir)
+    if ns.weights_cmd == "download":
+        weights.download(root)
+        print(f"weights ready in {root}")
+    elif ns.weights_cmd == "make-random":
+        weights.make_random(root, ns.size, ns.seed)
+        print(f"wrote {ns.size} random-init weights to {root} (for tests: they do not lip-sync)")
+    else:
+        weights.check_weights(root)
+        print(f"all weights present in {root}")
+    return 0
+
+
+# ------------------------------------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m musetalk", description="Lip-sync a face video to any speech "
+                                     "(MuseTalk v1.5 compatible).")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log details")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    g = sub.add_parser("generate", help="lip-sync a video or image to an audio file",
+                       description="Lip-sync VIDEO (or a still image) to AUDIO and write an mp4.")
+    g.add_argument("--video", help="face video or image")
+    g.add_argument("--audio", help="speech (any format ffmpeg reads, or a video with sound)")
+    g.add_argument("--out", help="output .mp4")
+    g.add_argument("--tasks", help="YAML of several tasks (name: {video, audio, [out], [overrides]})")
+    g.add_argument("--out-dir", help="where --tasks outputs go when a task names no 'out' (default ./results)")
+    g.add_argument("--batch-size", type=int, default=8, help="frames per model call")
+    add_model_args(g)
+    add_face_args(g)
+    g.set_defaults(func=cmd_generate)
+
+    a = sub.add_parser("avatar", help="real-time avatars: prepare once, speak many times")
+    a.add_argument("--avatars", help="avatars folder (default: $MUSETALK_AVATARS, else ./avatars)")
+    asub = a.add_subparsers(dest="avatar_cmd", required=True, metavar="ACTION")
+    ap = asub.add_parser("prepare", help="analyse and encode a video once")
+    ap.add_argument("--video", required=True)
+    ap.add_argument("--name", required=True)
+    ap.add_argument("--batch-size", type=int, default=8)
+    add_model_args(ap)
+    add_face_args(ap)
+    sp = asub.add_parser("speak", help="make a prepared avatar say an audio")
+    sp.add_argument("--name", required=True)
+    sp.add_argument("--audio", required=True)
+    sp.add_argument("--out", required=True)
+    sp.add_argument("--batch-size", type=int, default=8)
+    add_model_args(sp)
+    asub.add_parser("list", help="list prepared avatars")
+    dp = asub.add_parser("delete", help="delete a prepared avatar")
+    dp.add_argument("--name", required=True)
+    a.set_defaults(func=cmd_avatar)
+
+    w = sub.add_parser("weights", help="download, check or make random-init weights")
+    wsub = w.add_subparsers(dest="weights_cmd", required=True, metavar="ACTION")
+    wd = wsub.add_parser("download", help="fetch the official weights from the Hugging Face Hub")
+    wd.add_argument("--dir", help="weights folder (default: $MUSETALK_WEIGHTS, else ./weights)")
+    wm = wsub.add_parser("make-random", help="random-init models in the official layout (tests, benchmarks)")
+    wm.add_argument("--dir", help="weights folder")
+    wm.add_argument("--size", choices=["tiny", "full"], default="tiny")
+    wm.add_argument("--seed", type=int, default=0)
+    wc = wsub.add_parser("check", help="say which files are missing")
+    wc.add_argument("--dir", help="weights folder")
+    w.set_defaults(func=cmd_weights)
+
+    for register in _optional_commands():
+        register(sub)
+    return parser
+
+
+def _optional_commands() -> list[Callable[[Any], None]]:
+    """Commands living in their own modules (train, bench) add their parsers here."""
+    found = []
+    for mod in ("musetalk.train.cli", "musetalk.bench"):
+        try:
+            module = __import__(mod, fromlist=["register"])
+        except ModuleNotFoundError as exc:
+            if exc.name and exc.name.startswith("musetalk"):
+                continue
+            raise
+        found.append(module.register)
+    return found
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    ns = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if ns.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    _quiet_libraries(ns.verbose)
+    try:
+        return ns.func(ns)
+    except MuseTalkError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("\ninterrupted: nothing was written.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception:  # a bug: keep the traceback out of the user's face, but not out of reach
+        log_path = Path(tempfile.gettempdir()) / "musetalk-error.log"
+        log_path.write_text(traceback.format_exc())
+        exc_type, exc_value = sys.exc_info()[:2]
+        print(f"error: unexpected {exc_type.__name__}: {exc_value}. Details in {log_path}; please report it.",
+              file=sys.stderr)
+        return 1
+
+
+def _quiet_libraries(verbose: bool) -> None:
+    """diffusers/transformers warn about things that do not concern users of this tool."""
+    if verbose:
+        return
+    try:
+        from diffusers.utils import logging as dlog
+        from transformers.utils import logging as tlog
+
+        dlog.set_verbosity_error()
+        tlog.set_verbosity_error()
+        tlog.disable_progress_bar()
+    except ImportError:
+        pass

@@ -1,0 +1,102 @@
+"""Whisper-tiny encoder features, windowed per video frame exactly as MuseTalk v1.5 does, plus the PE."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..config import AUDIO_SAMPLE_RATE, FPS
+from ..errors import InputError, WeightsError
+
+WHISPER_STEPS_PER_SECOND = 50  # the encoder emits one step per 20 ms
+SEGMENT_SECONDS = 30  # Whisper's fixed input length
+PAD_LEFT = 4  # 2 video frames of context before
+PAD_RIGHT = 12
+WINDOW_STEPS = 10  # 5 video frames x 2 steps
+D_MODEL = 384
+
+
+def load_whisper(whisper_dir: Path, device: torch.device, dtype: torch.dtype):
+    """-> (encoder, feature_extractor). Only the encoder is kept: the decoder is never run."""
+    from transformers import WhisperFeatureExtractor, WhisperModel
+
+    try:
+        extractor = WhisperFeatureExtractor.from_pretrained(str(whisper_dir))
+        model = WhisperModel.from_pretrained(str(whisper_dir), dtype=torch.float32)
+    except Exception as exc:  # transformers raises OSError/ValueError/safetensors errors for bad files
+        raise WeightsError(
+            f"Cannot load Whisper from {whisper_dir}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}.",
+            "Delete the folder and run `python -m musetalk weights download` again.",
+        ) from exc
+    encoder = model.get_encoder()
+    del model.decoder
+    return encoder.to(device=device, dtype=dtype).eval().requires_grad_(False), extractor
+
+
+def frame_count(n_samples: int, fps: int = FPS, sample_rate: int = AUDIO_SAMPLE_RATE) -> int:
+    """Video frames covered by the audio: floor(seconds * fps), as MuseTalk v1.5."""
+    return math.floor(n_samples / sample_rate * fps)
+
+
+def window_starts(n_frames: int, fps: int = FPS) -> np.ndarray:
+    """Start step (in the padded feature sequence) of each frame's 10-step window: floor(i * 50 / fps)."""
+    return np.floor(np.arange(n_frames) * WHISPER_STEPS_PER_SECOND / fps).astype(np.int64)
+
+
+@torch.inference_mode()
+def encode_audio(encoder, extractor, audio: np.ndarray, sample_rate: int = AUDIO_SAMPLE_RATE) -> torch.Tensor:
+    """audio: (n,) float32 mono at 16 kHz -> hidden states (T, 5, 384) float32 on the encoder's device,
+    T = floor(seconds * 50): embedding output + 4 layers, 30 s segments concatenated."""
+    device = next(encoder.parameters()).device
+    dtype = next(encoder.parameters()).dtype
+    seg = SEGMENT_SECONDS * sample_rate
+    parts = []
+    for start in range(0, max(len(audio), 1), seg):
+        chunk = audio[start : start + seg]
+        feats = extractor(chunk, sampling_rate=sample_rate, return_tensors="pt").input_features
+        out = encoder(feats.to(device=device, dtype=dtype), output_hidden_states=True)
+        parts.append(torch.stack(out.hidden_states, dim=2)[0].float())  # (1500, 5, 384)
+    steps = math.floor(len(audio) / sample_rate * WHISPER_STEPS_PER_SECOND)
+    return torch.cat(parts, dim=0)[:steps]
+
+
+def frame_windows(hidden: torch.Tensor, n_frames: int, fps: int = FPS) -> torch.Tensor:
+    """hidden: (T, 5, 384) -> per-frame windows (n_frames, 50, 384), zero-padded 4 steps left, 12 right."""
+    padded = torch.cat(
+        [hidden.new_zeros(PAD_LEFT, *hidden.shape[1:]), hidden, hidden.new_zeros(PAD_RIGHT, *hidden.shape[1:])]
+    )
+    starts = torch.as_tensor(window_starts(n_frames, fps), device=hidden.device)
+    idx = starts[:, None] + torch.arange(WINDOW_STEPS, device=hidden.device)[None, :]
+    # Very short audio can ask for steps past the right pad: those read as silence (zeros).
+    idx = idx.clamp(max=padded.shape[0] - 1)
+    windows = padded[idx]  # (n_frames, 10, 5, 384)
+    return windows.reshape(n_frames, WINDOW_STEPS * hidden.shape[1], hidden.shape[2])
+
+
+def positional_encoding(length: int = 50, d_model: int = D_MODEL) -> torch.Tensor:
+    """Standard sinusoidal PE (length, d_model): sin on even channels, cos on odd."""
+    pos = torch.arange(length, dtype=torch.float32)[:, None]
+    div = torch.exp(torch.arange(0, d_model, 2, dtype=torch.float32) * (-math.log(10000.0) / d_model))
+    pe = torch.zeros(length, d_model)
+    pe[:, 0::2] = torch.sin(pos * div)
+    pe[:, 1::2] = torch.cos(pos * div)
+    return pe
+
+
+def add_positional_encoding(windows: torch.Tensor) -> torch.Tensor:
+    """(B, 50, 384) -> same + PE, computed in fp32 and cast back to the input dtype."""
+    pe = positional_encoding(windows.shape[1], windows.shape[2]).to(windows.device)
+    return (windows.float() + pe).to(windows.dtype)
+
+
+def audio_features(encoder, extractor, audio: np.ndarray, fps: int = FPS) -> torch.Tensor:
+    """audio (n,) float32 16 kHz -> (n_frames, 50, 384) float32 windows without PE (added per batch)."""
+    n_frames = frame_count(len(audio), fps)
+    if n_frames < 1:
+        raise InputError(
+            f"The audio is too short ({len(audio) / AUDIO_SAMPLE_RATE:.3f} s): at least one video frame "
+            f"({1 / fps:.2f} s) of speech is needed."
+        )
+    return frame_windows(encode_audio(encoder, extractor, audio), n_frames, fps)

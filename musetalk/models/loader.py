@@ -1,0 +1,46 @@
+"""Build every model from a weights folder, on one device and dtype."""
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..weights import UNET_DIR, VAE_DIR, WHISPER_DIR, check_weights, resolve_weights_dir
+from .device import resolve_device, resolve_dtype
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class MuseTalkModels:
+    """Built, frozen components. The pipeline and the trainer receive this; tests build it from tiny weights."""
+
+    unet: Any  # diffusers UNet2DConditionModel
+    vae: Any  # diffusers AutoencoderKL
+    whisper: Any  # transformers WhisperEncoder
+    feature_extractor: Any  # transformers WhisperFeatureExtractor
+    device: torch.device
+    dtype: torch.dtype
+    weights_dir: Path
+
+
+def load_models(
+    weights: str | os.PathLike[str] | None = None, device: str = "auto", dtype: str = "auto"
+) -> MuseTalkModels:
+    """Check the folder, then load UNet (musetalk.json + unet.pth), VAE and Whisper-tiny encoder."""
+    from .audio import load_whisper
+    from .unet import load_unet
+    from .vae import load_vae
+
+    root = check_weights(resolve_weights_dir(weights))
+    dev = resolve_device(device)
+    dt = resolve_dtype(dtype, dev)
+    log.info("loading models from %s on %s (%s)", root, dev, dt)
+    unet = load_unet(root / UNET_DIR, dev, dt)
+    vae = load_vae(root / VAE_DIR, dev, dt)
+    whisper, extractor = load_whisper(root / WHISPER_DIR, dev, dt)
+    return MuseTalkModels(unet, vae, whisper, extractor, dev, dt, root)

@@ -1,0 +1,49 @@
+"""The frozen sd-vae-ft-mse autoencoder: 256x256 face crops <-> (4, 32, 32) latents."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..config import CROP_SIZE, LATENT_SCALE
+from ..errors import WeightsError
+
+
+def load_vae(vae_dir: Path, device: torch.device, dtype: torch.dtype):
+    from diffusers import AutoencoderKL
+
+    try:
+        vae = AutoencoderKL.from_pretrained(str(vae_dir))
+    except Exception as exc:  # diffusers raises OSError/ValueError/EnvironmentError for bad files
+        raise WeightsError(
+            f"Cannot load the VAE from {vae_dir}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}.",
+            "Delete the folder and run `python -m musetalk weights download` again.",
+        ) from exc
+    return vae.to(device=device, dtype=dtype).eval().requires_grad_(False)
+
+
+def crops_to_tensor(crops_bgr: np.ndarray, device: torch.device, dtype: torch.dtype, mask_lower: bool) -> torch.Tensor:
+    """(B, 256, 256, 3) uint8 BGR -> (B, 3, 256, 256) RGB in [-1, 1]; lower half black (-1) when masked."""
+    x = torch.from_numpy(np.ascontiguousarray(crops_bgr[..., ::-1])).to(device)
+    x = x.permute(0, 3, 1, 2).to(dtype).div(127.5).sub(1.0)
+    if mask_lower:
+        x[:, :, CROP_SIZE // 2 :, :] = -1.0
+    return x
+
+
+def encode(vae, images: torch.Tensor) -> torch.Tensor:
+    """images: (B, 3, 256, 256) in [-1, 1] -> latents (B, 4, 32, 32) = mode() * 0.18215."""
+    return vae.encode(images).latent_dist.mode() * LATENT_SCALE
+
+
+def decode(vae, latents: torch.Tensor) -> torch.Tensor:
+    """latents (B, 4, 32, 32) -> images (B, 3, 256, 256) RGB in [0, 1]."""
+    images = vae.decode(latents / LATENT_SCALE, return_dict=False)[0]
+    return (images.float() / 2 + 0.5).clamp(0, 1)
+
+
+def images_to_bgr(images: torch.Tensor) -> np.ndarray:
+    """(B, 3, H, W) in [0, 1] -> (B, H, W, 3) uint8 BGR on the host (the loop's only device->host copy)."""
+    x = images.mul(255).round_().to(torch.uint8).permute(0, 2, 3, 1).flip(-1)
+    return x.cpu().numpy()

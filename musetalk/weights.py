@@ -1,0 +1,192 @@
+"""The official weights layout: check it, download it from the Hugging Face Hub, or fill it with random init.
+
+Layout (identical to MuseTalk's ``models/`` folder)::
+
+    musetalkV15/musetalk.json, musetalkV15/unet.pth     TMElyralab/MuseTalk
+    sd-vae/config.json, sd-vae/diffusion_pytorch_model.(safetensors|bin)    stabilityai/sd-vae-ft-mse
+    whisper/config.json, whisper/(model.safetensors|pytorch_model.bin), whisper/preprocessor_config.json
+                                                        openai/whisper-tiny
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from .config import (
+    OFFICIAL_UNET_CONFIG,
+    OFFICIAL_VAE_CONFIG,
+    OFFICIAL_WHISPER_CONFIG,
+    TINY_UNET_CONFIG,
+    TINY_VAE_CONFIG,
+    TINY_WHISPER_CONFIG,
+)
+from .errors import DownloadError, WeightsError
+
+log = logging.getLogger(__name__)
+
+Size = Literal["tiny", "full"]
+
+UNET_DIR = "musetalkV15"
+VAE_DIR = "sd-vae"
+WHISPER_DIR = "whisper"
+
+
+@dataclass(frozen=True)
+class WeightFile:
+    """One required file: its local path(s) (any one of the alternatives will do) and where it comes from."""
+
+    alternatives: tuple[str, ...]
+    repo_id: str
+    repo_paths: tuple[str, ...]  # same order as alternatives
+
+
+REQUIRED: tuple[WeightFile, ...] = (
+    WeightFile((f"{UNET_DIR}/musetalk.json",), "TMElyralab/MuseTalk", ("musetalkV15/musetalk.json",)),
+    WeightFile((f"{UNET_DIR}/unet.pth",), "TMElyralab/MuseTalk", ("musetalkV15/unet.pth",)),
+    WeightFile((f"{VAE_DIR}/config.json",), "stabilityai/sd-vae-ft-mse", ("config.json",)),
+    WeightFile(
+        (f"{VAE_DIR}/diffusion_pytorch_model.safetensors", f"{VAE_DIR}/diffusion_pytorch_model.bin"),
+        "stabilityai/sd-vae-ft-mse",
+        ("diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.bin"),
+    ),
+    WeightFile((f"{WHISPER_DIR}/config.json",), "openai/whisper-tiny", ("config.json",)),
+    WeightFile(
+        (f"{WHISPER_DIR}/model.safetensors", f"{WHISPER_DIR}/pytorch_model.bin"),
+        "openai/whisper-tiny",
+        ("model.safetensors", "pytorch_model.bin"),
+    ),
+    WeightFile((f"{WHISPER_DIR}/preprocessor_config.json",), "openai/whisper-tiny", ("preprocessor_config.json",)),
+)
+
+DOWNLOAD_HINT = "Run `python -m musetalk weights download --dir {dir}` (about 3.5 GB) to fetch the official weights."
+
+
+def resolve_weights_dir(weights: str | os.PathLike[str] | None = None) -> Path:
+    """``--weights``, else ``$MUSETALK_WEIGHTS``, else ``./weights``."""
+    if weights:
+        return Path(weights).expanduser()
+    env = os.environ.get("MUSETALK_WEIGHTS")
+    return Path(env).expanduser() if env else Path("weights")
+
+
+def missing_files(weights_dir: str | os.PathLike[str]) -> list[str]:
+    """Relative paths of required files that are absent or empty (first alternative named)."""
+    root = Path(weights_dir)
+    missing = []
+    for wf in REQUIRED:
+        if not any(_nonempty(root / alt) for alt in wf.alternatives):
+            missing.append(wf.alternatives[0])
+    return missing
+
+
+def check_weights(weights_dir: str | os.PathLike[str]) -> Path:
+    """Raise :class:`WeightsError` naming every missing file and the command that gets it."""
+    root = Path(weights_dir)
+    missing = missing_files(root)
+    if missing:
+        raise WeightsError(
+            f"Weights are missing in {root}: {', '.join(missing)}.", DOWNLOAD_HINT.format(dir=root)
+        )
+    return root
+
+
+def _nonempty(path: Path) -> bool:
+    return path.is_file() and path.stat().st_size > 0
+
+
+# --------------------------------------------------------------------------------------------- download
+
+
+def download(weights_dir: str | os.PathLike[str], progress: bool = True) -> Path:
+    """Fetch the official files into ``weights_dir`` in the official layout.
+
+    huggingface-hub resumes partial files and only moves a file into place once it is complete, so an
+    interrupted download leaves no truncated weights. Offline or unreachable hub -> :class:`DownloadError`.
+    """
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.utils import disable_progress_bars, enable_progress_bars
+
+    root = Path(weights_dir)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DownloadError(f"Cannot create the weights folder {root}: {exc.strerror}.") from exc
+    (enable_progress_bars if progress else disable_progress_bars)()
+    for wf in REQUIRED:
+        if any(_nonempty(root / alt) for alt in wf.alternatives):
+            continue
+        local_rel = wf.alternatives[0]
+        repo_path = wf.repo_paths[0]
+        target = root / local_rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        log.info("downloading %s/%s -> %s", wf.repo_id, repo_path, target)
+        try:
+            # Download into a staging dir inside the weights folder, then rename: the official layout
+            # (sd-vae/, whisper/) differs from the repos' own, and a rename is atomic.
+            with tempfile.TemporaryDirectory(dir=root, prefix=".download-") as stage:
+                got = Path(hf_hub_download(wf.repo_id, repo_path, local_dir=stage))
+                os.replace(got, target)
+        except Exception as exc:  # the hub raises many types (HTTP, connection, offline mode, disk)
+            raise DownloadError(
+                f"Could not download {wf.repo_id}/{repo_path}: {_short(exc)}.",
+                "Check your internet connection (or HF_ENDPOINT / HF_HUB_OFFLINE), then run the command again; "
+                "finished files are kept.",
+            ) from exc
+    return root
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
+# ------------------------------------------------------------------------------------------ make-random
+
+
+def make_random(weights_dir: str | os.PathLike[str], size: Size = "tiny", seed: int = 0) -> Path:
+    """Write random-init models in exactly the official layout and formats.
+
+    ``unet.pth`` is a bare state_dict beside ``musetalk.json``; the VAE and Whisper use ``save_pretrained``.
+    ``full`` uses the official architectures; ``tiny`` is small enough for CPU unit tests.
+    """
+    import torch
+    from diffusers import AutoencoderKL, UNet2DConditionModel
+    from transformers import WhisperConfig, WhisperFeatureExtractor, WhisperModel
+
+    if size not in ("tiny", "full"):
+        raise WeightsError(f"Unknown size {size!r}: use 'tiny' or 'full'.")
+    root = Path(weights_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    unet_cfg = OFFICIAL_UNET_CONFIG if size == "full" else TINY_UNET_CONFIG
+    vae_cfg = OFFICIAL_VAE_CONFIG if size == "full" else TINY_VAE_CONFIG
+    whisper_cfg = OFFICIAL_WHISPER_CONFIG if size == "full" else TINY_WHISPER_CONFIG
+
+    torch.manual_seed(seed)
+    with tempfile.TemporaryDirectory(dir=root, prefix=".make-random-") as stage_name:
+        stage = Path(stage_name)
+        (stage / UNET_DIR).mkdir()
+        (stage / UNET_DIR / "musetalk.json").write_text(json.dumps(unet_cfg, indent=2))
+        unet = UNet2DConditionModel.from_config({k: v for k, v in unet_cfg.items() if not k.startswith("_")})
+        torch.save(unet.state_dict(), stage / UNET_DIR / "unet.pth")
+        del unet
+
+        AutoencoderKL(**vae_cfg).save_pretrained(stage / VAE_DIR)
+
+        whisper = WhisperModel(WhisperConfig(**whisper_cfg))
+        whisper.save_pretrained(stage / WHISPER_DIR)
+        WhisperFeatureExtractor(feature_size=whisper_cfg["num_mel_bins"]).save_pretrained(stage / WHISPER_DIR)
+        del whisper
+
+        for sub in (UNET_DIR, VAE_DIR, WHISPER_DIR):
+            dest = root / sub
+            if dest.exists():
+                shutil.rmtree(dest)
+            os.replace(stage / sub, dest)
+    log.info("wrote %s random weights to %s", size, root)
+    return root
