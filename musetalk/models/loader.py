@@ -29,9 +29,15 @@ class MuseTalkModels:
 
 
 def load_models(
-    weights: str | os.PathLike[str] | None = None, device: str = "auto", dtype: str = "auto"
+    weights: str | os.PathLike[str] | None = None,
+    device: str = "auto",
+    dtype: str = "auto",
+    finetuned: str | os.PathLike[str] | None = None,
 ) -> MuseTalkModels:
-    """Check the folder, then load UNet (musetalk.json + unet.pth), VAE and Whisper-tiny encoder."""
+    """Check the folder, then load UNet (musetalk.json + unet.pth), VAE and Whisper-tiny encoder.
+
+    finetuned: a training run folder (LoRA adapter) or a full ``unet.pth`` to apply on top of the base UNet.
+    """
     from .audio import load_whisper
     from .unet import load_unet
     from .vae import load_vae
@@ -41,6 +47,10 @@ def load_models(
     dt = resolve_dtype(dtype, dev)
     log.info("loading models from %s on %s (%s)", root, dev, dt)
     unet = load_unet(root / UNET_DIR, dev, dt)
+    if finetuned is not None:
+        from ..train.runs import apply_finetuned
+
+        unet = apply_finetuned(unet, Path(finetuned)).to(device=dev, dtype=dt).eval().requires_grad_(False)
     vae = load_vae(root / VAE_DIR, dev, dt)
     whisper, extractor = load_whisper(root / WHISPER_DIR, dev, dt)
     return MuseTalkModels(unet, vae, whisper, extractor, dev, dt, root)
