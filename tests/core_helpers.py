@@ -1,0 +1,36 @@
+"""Helpers for tests anywhere under tests/ (importable because tests/conftest.py puts tests/ on sys.path)."""
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import numpy as np
+
+
+def ffmpeg(*args: str) -> None:
+    """Run the bundled ffmpeg (no system ffmpeg is needed) with an argument list."""
+    import imageio_ffmpeg
+
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", *args],
+                   check=True)
+
+
+def cut(src: Path, dst: Path, seconds: float, start: float = 0.0, extra: tuple[str, ...] = ()) -> Path:
+    """The first ``seconds`` of ``src`` (from ``start``), re-encoded, into ``dst``."""
+    ffmpeg("-ss", str(start), "-i", str(src), "-t", str(seconds), *extra, str(dst))
+    return dst
+
+
+def read_frames(path: Path) -> list[np.ndarray]:
+    from musetalk.media import iter_frames
+
+    return list(iter_frames(path))
+
+
+def stream_codecs(path: Path) -> str:
+    """ffmpeg's description of the file's streams (codec names, fps, size)."""
+    import imageio_ffmpeg
+
+    proc = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", str(path)],
+                          capture_output=True, text=True)
+    return "\n".join(line for line in proc.stderr.splitlines() if "Stream #" in line)
