@@ -77,11 +77,16 @@ def iter_frames(path: str | os.PathLike[str], fps: int = FPS, start: int = 0) ->
     return _stream(info.path, info.width, info.height, ["-vf", vf, "-fps_mode", "passthrough"], allow_empty=start > 0)
 
 
+# swscale's default fast RGB<->YUV rounding shifts flat colours by up to 3 levels and tints grays green;
+# untouched pixels must come back as they went in (within codec noise).
+EXACT_COLOR = ["-sws_flags", "accurate_rnd+full_chroma_int"]
+
+
 def _stream(path: Path, width: int, height: int, filters: list[str],
             allow_empty: bool = False) -> Iterator[np.ndarray]:
     """Run ffmpeg decoding ``path`` to bgr24 on stdout and yield ``(height, width, 3)`` frames."""
     cmd = [ffmpeg_exe(), *BASE_ARGS, "-v", "error", "-i", str(path), "-map", "0:v:0", "-an", "-sn", "-dn",
-           *filters, "-f", "rawvideo", "-pix_fmt", "bgr24", "pipe:1"]
+           *filters, *EXACT_COLOR, "-f", "rawvideo", "-pix_fmt", "bgr24", "pipe:1"]
     frame_bytes = width * height * 3
     logger.debug("ffmpeg read: %s", cmd)
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -118,8 +123,13 @@ def _stream(path: Path, width: int, height: int, filters: list[str],
         tail.join()
 
 
-def _check_output_path(out_path: Path) -> str:
-    """Validate the destination before starting ffmpeg; return the muxer name for its extension."""
+def check_output_path(out_path: str | os.PathLike[str]) -> str:
+    """Validate the destination before any work; return the muxer name for its extension. Raises InputError.
+
+    Writability is tested by creating (and removing) a file in the folder: permission bits say nothing for root,
+    and read-only mounts or immutable folders only show when one tries.
+    """
+    out_path = Path(out_path).expanduser()
     muxer = _MUXERS.get(out_path.suffix.lower())
     if muxer is None:
         raise InputError(f"Cannot write video to {out_path}: unsupported extension {out_path.suffix!r}.",
@@ -127,10 +137,16 @@ def _check_output_path(out_path: Path) -> str:
     parent = out_path.parent
     if not parent.is_dir():
         raise InputError(f"Output folder {parent} does not exist.", "Create it first or choose another path.")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise InputError(f"Output folder {parent} is not writable.", "Choose a folder you can write to.")
     if out_path.is_dir():
         raise InputError(f"Output path {out_path} is a folder.", "Give a file name such as out.mp4.")
+    probe_file = parent / f".{out_path.stem}.{secrets.token_hex(4)}.write-test"
+    try:
+        probe_file.touch(exist_ok=False)
+        probe_file.unlink()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise InputError(f"Output folder {parent} is not writable ({reason}).",
+                         "Choose a folder you can write to.") from exc
     return muxer
 
 
@@ -158,7 +174,7 @@ class VideoWriter:
         self.width, self.height, self.fps = int(width), int(height), fps
         self.frames_written = 0
         self._state = "open"  # -> "closed" (out_path written) or "aborted" (nothing written)
-        muxer = _check_output_path(self.out_path)
+        muxer = check_output_path(self.out_path)
         audio = None
         if audio_path is not None:
             audio_info = probe(audio_path)
@@ -179,7 +195,7 @@ class VideoWriter:
         cmd += ["-map", "0:v:0"] + (["-map", "1:a:0"] if audio is not None else [])
         if self.width % 2 or self.height % 2:
             cmd += ["-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2"]
-        cmd += ["-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-pix_fmt", "yuv420p"]
+        cmd += [*EXACT_COLOR, "-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-pix_fmt", "yuv420p"]
         if audio is not None:
             cmd += ["-c:a", "aac", "-b:a", "192k"]
         if muxer in ("mp4", "mov"):
