@@ -17,11 +17,14 @@ import numpy as np
 import torch
 
 from .config import FPS, FaceConfig, InferenceConfig
+from .checks import check_disk_space, check_output_path, check_video, require_face
 from .errors import InputError, NoFaceError
-from .media import VideoWriter, iter_frames, probe
+from .media import VideoWriter, iter_frames
 from .pipeline import LipSyncPipeline, Progress, _no_progress, render_frames
 from .prep import FacePreparer, pingpong
-from .store import FrameStore, read_meta, write_meta
+from .profiling import stage, timed_iter
+from .store import FrameStore, load_meta, read_meta, write_meta
+from .weights import vae_fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -88,9 +91,10 @@ class Avatar:
 
         face_cfg = face_cfg or FaceConfig()
         validate_name(root.name)
-        info = probe(video)
-        if not info.has_video:
-            raise InputError(f"{video} has no video stream.", "Give a video file or an image of a face.")
+        info = check_video(video, batch_size)
+        check_disk_space(root.parent, max(info.n_frames, 1) * info.width * info.height * 3,
+                         f"The frames of {Path(video).name}")
+        require_face(video, info)  # a sampled scan: seconds, before every frame is analysed and encoded
         work = root.with_name(f".{root.name}.preparing")
         shutil.rmtree(work, ignore_errors=True)
         store = FrameStore(work, info.width, info.height)
@@ -98,8 +102,10 @@ class Avatar:
         pending: list[int] = []
         try:
             with FacePreparer(face_cfg, fps=FPS, static_image_mode=info.is_image) as prep:
-                for i, frame in enumerate(iter_frames(video, FPS)):
-                    store.append(frame, prep(frame))
+                for i, frame in enumerate(timed_iter("decode", iter_frames(video, FPS))):
+                    with stage("landmarks"):
+                        face = prep(frame)
+                    store.append(frame, face)
                     pending.append(i)
                     if len(pending) == batch_size:
                         latents += _encode(pipeline, store, pending)
@@ -113,7 +119,8 @@ class Avatar:
             store.save_faces()
             save_file({"latents": torch.stack(latents).float().contiguous()}, str(work / "latents.safetensors"))
             write_meta(work, {"face": face_cfg.__dict__, "n_frames": len(store), "width": info.width,
-                              "height": info.height, "source": Path(video).name})
+                              "height": info.height, "source": Path(video).name,
+                              "vae": vae_fingerprint(pipeline.models.weights_dir)})
             shutil.rmtree(root, ignore_errors=True)
             os.replace(work, root)
         finally:
@@ -127,19 +134,28 @@ class Avatar:
         """Open a prepared avatar; an unfinished, stale or damaged one raises InputError (prepare it again)."""
         from safetensors.torch import load_file
 
-        meta = read_meta(root)
-        if meta is None:
-            raise InputError(f"The avatar {root.name!r} is missing or was not fully prepared.",
-                             "Prepare it (again) with `python -m musetalk avatar prepare`.")
+        again = "Prepare the avatar again from its video."
+        if not root.is_dir():
+            raise InputError(f"There is no avatar named {root.name!r} in {root.parent}.",
+                             "Prepare the avatar from its video first.")
+        try:
+            meta = load_meta(root)
+        except ValueError as exc:
+            raise InputError(f"The avatar {root.name!r} cannot be used: {exc}.", again) from exc
+        vae = vae_fingerprint(pipeline.models.weights_dir)
+        if vae is not None and meta.get("vae") != vae:
+            raise InputError(f"The avatar {root.name!r} was prepared with other VAE weights than the ones loaded "
+                             f"from {pipeline.models.weights_dir}, so its cached latents do not fit.", again)
         try:
             store = FrameStore.open(root, meta["width"], meta["height"])
             latents = load_file(str(root / "latents.safetensors"))["latents"]
-            if latents.shape[0] != len(store):
-                raise ValueError("latent count does not match frame count")
-        except (OSError, KeyError, ValueError) as exc:
-            raise InputError(f"The avatar {root.name!r} is damaged ({exc}).",
-                             "Prepare it again with `python -m musetalk avatar prepare`.") from exc
-        return cls(pipeline, root, store, latents, meta)
+            if len(store) != meta["n_frames"] or latents.shape != (len(store), 8, 32, 32):
+                raise ValueError(f"{len(store)} frames and latents of shape {tuple(latents.shape)} where "
+                                 f"meta.json says {meta['n_frames']} frames")
+            avatar = cls(pipeline, root, store, latents, meta)
+        except Exception as exc:  # zip, safetensors, numpy and type errors all mean the same: a damaged cache
+            raise InputError(f"The avatar {root.name!r} is damaged ({type(exc).__name__}: {exc}).", again) from exc
+        return avatar
 
     def speak(self, audio: str | os.PathLike[str], cfg: InferenceConfig | None = None,
               progress: Progress = _no_progress) -> Iterator[np.ndarray]:
@@ -151,20 +167,29 @@ class Avatar:
     def speak_windows(self, windows: torch.Tensor, cfg: InferenceConfig,
                       progress: Progress = _no_progress) -> Iterator[np.ndarray]:
         n_src = len(self.store)
-        cache = {i: self.latents[i] for i in range(n_src) if self.store.faces[i] is not None}
+        m = self.pipeline.models
+        # Latents go to the model device once per speak, not once per batch (a per-batch copy would sync a GPU).
+        latents = self.latents.to(device=m.device, dtype=m.dtype)
+        cache = {i: latents[i] for i in range(n_src) if self.store.faces[i] is not None}
 
         def items():
             for j in range(windows.shape[0]):
                 src = pingpong(j, n_src)
-                yield (src, self.store.frame(src), self.store.faces[src])
+                with stage("frame_read"):
+                    frame = self.store.frame(src)
+                yield (src, frame, self.store.faces[src])
 
         return render_frames(self.pipeline.renderer, items(), windows, cfg, cache, progress)
 
     def speak_to_file(self, audio: str | os.PathLike[str], out: str | os.PathLike[str],
                       cfg: InferenceConfig | None = None, progress: Progress = _no_progress) -> Path:
+        check_output_path(out, (audio,))
         with VideoWriter(out, self.store.width, self.store.height, fps=FPS, audio_path=audio) as writer:
             for frame in self.speak(audio, cfg, progress):
-                writer.write(frame)
+                with stage("write"):
+                    writer.write(frame)
+            with stage("mux", 0):  # ffmpeg finishes encoding and muxes the audio
+                writer.close()
         return Path(out)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 import tempfile
 import traceback
@@ -94,11 +95,23 @@ def _pipeline(ns: argparse.Namespace):
     from .models import load_models
     from .pipeline import LipSyncPipeline
 
-    return LipSyncPipeline(load_models(ns.weights, ns.device, ns.dtype))
+    return LipSyncPipeline(load_models(ns.weights, ns.device, ns.dtype, _finetuned(ns)))
+
+
+def _finetuned(ns: argparse.Namespace) -> str | None:
+    """generate --lora RUN_DIR or --unet PATH: a fine-tuned model applied on top of the base UNet."""
+    path = getattr(ns, "lora", None) or getattr(ns, "unet", None)
+    if path and not Path(path).exists():
+        raise InputError(f"{path} does not exist.", "Give a training run folder (--lora) or a unet.pth (--unet).")
+    return path
 
 
 def cmd_generate(ns: argparse.Namespace) -> int:
+    from .checks import check_generate_inputs
+
     tasks = _tasks(ns)
+    for task in tasks:  # every task's inputs, before the models load: a wrong file fails in seconds
+        check_generate_inputs(task["video"], task["audio"], task["out"], task["cfg"])
     pipe = _pipeline(ns)
     for task in tasks:
         update, close = tqdm_progress()
@@ -149,10 +162,20 @@ def _load_tasks(path: Path, base: InferenceConfig, out_dir: Path) -> list[dict[s
                              f"Allowed: {', '.join(sorted(TASK_KEYS))}.")
         face = FaceConfig(**{k: t.get(k, getattr(base.face, k)) for k in FaceConfig.__dataclass_fields__})
         cfg = InferenceConfig(face=face, batch_size=int(t.get("batch_size", base.batch_size)))
-        out = t.get("out") or out_dir / f"{name}.mp4"
+        out = t.get("out") or _default_out(out_dir, name)
         rel = lambda p: p if Path(p).is_absolute() else path.parent / p  # noqa: E731 - paths relative to the YAML
         tasks.append({"video": rel(t["video"]), "audio": rel(t["audio"]), "out": Path(out), "cfg": cfg})
     return tasks
+
+
+def _default_out(out_dir: Path, name: str) -> Path:
+    """``OUT_DIR/NAME.mp4``; the folder (default ./results) is created, since the user did not name a file."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"Cannot create the output folder {out_dir}: {exc.strerror}.",
+                         "Pass --out-dir with a folder you can write to.") from exc
+    return out_dir / f"{name}.mp4"
 
 
 def cmd_avatar(ns: argparse.Namespace) -> int:
@@ -215,6 +238,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--tasks", help="YAML of several tasks (name: {video, audio, [out], [overrides]})")
     g.add_argument("--out-dir", help="where --tasks outputs go when a task names no 'out' (default ./results)")
     g.add_argument("--batch-size", type=int, default=8, help="frames per model call")
+    tuned = g.add_mutually_exclusive_group()
+    tuned.add_argument("--lora", metavar="RUN_DIR", help="apply the LoRA adapter of a training run")
+    tuned.add_argument("--unet", metavar="PATH", help="use a fully fine-tuned UNet (a run's unet.pth)")
     add_model_args(g)
     add_face_args(g)
     g.set_defaults(func=cmd_generate)
@@ -276,6 +302,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if ns.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     _quiet_libraries(ns.verbose)
+    # `kill`, docker stop, a closed terminal: unwind like Ctrl-C. Off the main thread (embedded), leave signals be.
+    stops = [getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)]
+    try:
+        previous = {sig: signal.signal(sig, _terminate) for sig in stops}
+    except ValueError:
+        previous = {}
     try:
         return ns.func(ns)
     except MuseTalkError as exc:
@@ -291,6 +323,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: unexpected {exc_type.__name__}: {exc_value}. Details in {log_path}; please report it.",
               file=sys.stderr)
         return 1
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    """SIGTERM/SIGHUP unwind like Ctrl-C, so atomic writers abort and temporary files are removed."""
+    raise KeyboardInterrupt
 
 
 def _quiet_libraries(verbose: bool) -> None:

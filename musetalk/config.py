@@ -31,6 +31,7 @@ class InferenceConfig:
     face: FaceConfig = field(default_factory=FaceConfig)
     batch_size: int = 8
     fps: int = FPS
+    pipelined: bool = True  # prep, models and blending in overlapping threads; False: all in the caller's thread
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -17,13 +17,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .config import FPS, FaceConfig, InferenceConfig
+from .checks import check_generate_inputs
+from .config import AUDIO_SAMPLE_RATE, FPS, FaceConfig, InferenceConfig
 from .errors import InputError, NoFaceError
-from .face import bbox_shift_range, draw_preview, paste_back
+from .face import bbox_shift_range, draw_preview
+from .loop import RenderLoop
 from .media import VideoWriter, iter_frames, load_audio, probe
 from .models import MuseTalkModels
 from .models.audio import audio_features
 from .prep import FacePreparer, FrameFace, pingpong
+from .profiling import stage, timed_iter
 from .store import FrameStore
 from .synth import FaceRenderer
 
@@ -61,49 +64,10 @@ def render_frames(
 
     items: one per output frame. windows: (n, 50, 384). latent_cache: source index -> (8, 32, 32) latent,
     read and filled here so looping sources encode each source frame once. Frames without a face pass through.
+    Prep, models and blending run in three threads with bounded queues (``loop.RenderLoop``);
+    ``cfg.pipelined=False`` runs them in this thread instead, with the same output.
     """
-    n = windows.shape[0]
-    done = 0
-    batch: list[tuple[int, SourceItem]] = []
-    for out_index, item in enumerate(items):
-        batch.append((out_index, item))
-        if len(batch) == cfg.batch_size:
-            yield from _render_batch(renderer, batch, windows, cfg, latent_cache)
-            done += len(batch)
-            progress("lip-sync", done, n)
-            batch = []
-    if batch:
-        yield from _render_batch(renderer, batch, windows, cfg, latent_cache)
-        progress("lip-sync", done + len(batch), n)
-
-
-def _render_batch(renderer, batch, windows, cfg, latent_cache) -> Iterator[np.ndarray]:
-    with_face = [(o, it) for o, it in batch if it[2] is not None]
-    faces: dict[int, np.ndarray] = {}
-    if with_face:
-        latents = _latents_for(renderer, [it for _, it in with_face], latent_cache)
-        win = windows[[o for o, _ in with_face]]
-        for (o, _), face in zip(with_face, renderer.render(latents, win)):
-            faces[o] = face
-    for o, (_, frame, face) in batch:
-        if face is None:
-            yield frame
-        else:
-            yield paste_back(frame, faces[o], face.box, face.mask(cfg.face))
-
-
-def _latents_for(renderer, items: list[SourceItem], cache: dict[int, torch.Tensor] | None) -> torch.Tensor:
-    """Stack (B, 8, 32, 32) latents, encoding only the source frames the cache does not hold (once each)."""
-    cache = {} if cache is None else cache
-    todo: dict[int, np.ndarray] = {}
-    for src, frame, face in items:
-        if src not in cache and src not in todo:
-            todo[src] = face.crop(frame)
-    if todo:
-        encoded = renderer.encode(np.stack(list(todo.values())))
-        for src, lat in zip(todo, encoded):
-            cache[src] = lat
-    return torch.stack([cache[src] for src, _, _ in items])
+    return iter(RenderLoop(renderer, items, windows, cfg, latent_cache, progress))
 
 
 class LipSyncPipeline:
@@ -117,8 +81,11 @@ class LipSyncPipeline:
 
     def audio_windows(self, audio: str | os.PathLike[str]) -> torch.Tensor:
         """Any audio (or video with sound) -> (n_frames, 50, 384) float32 Whisper windows, n = floor(s * 25)."""
-        wav = load_audio(audio)
-        return audio_features(self.models.whisper, self.models.feature_extractor, wav, FPS)
+        with stage("audio_load"):
+            wav = load_audio(audio)
+        n = max(len(wav) * FPS // AUDIO_SAMPLE_RATE, 1)
+        with stage("whisper", n, self.models.device):
+            return audio_features(self.models.whisper, self.models.feature_extractor, wav, FPS)
 
     # ---------------------------------------------------------------- one-shot
 
@@ -136,18 +103,19 @@ class LipSyncPipeline:
         """
         cfg = cfg or InferenceConfig()
         video, audio, out = Path(video), Path(audio), Path(out)
-        if out.resolve() in (video.resolve(), audio.resolve()):
-            raise InputError(f"The output path {out} is the same as an input.", "Choose another output file.")
-        info = probe(video)
-        if not info.has_video:
-            raise InputError(f"{video} has no video stream.", "Give a video file or an image of a face.")
+        # Paths, streams, sizes and a sampled face scan, before Whisper and the models run (see checks.py).
+        with stage("checks", 0):
+            info, _ = check_generate_inputs(video, audio, out, cfg)
         progress("audio", 0, 1)
         windows = self.audio_windows(audio)
         progress("audio", 1, 1)
         with VideoWriter(out, info.width, info.height, fps=FPS, audio_path=audio) as writer:
             for frame in self.frames(video, windows, cfg, progress):
-                writer.write(frame)
+                with stage("write"):
+                    writer.write(frame)
             progress("encode", 1, 1)
+            with stage("mux", 0):  # ffmpeg finishes encoding and muxes the audio
+                writer.close()
         return out
 
     def frames(
@@ -179,20 +147,25 @@ class LipSyncPipeline:
     # ---------------------------------------------------------------- parameter check
 
     def preview(self, video: str | os.PathLike[str], face_cfg: FaceConfig | None = None) -> Preview:
-        """Analyse the first frame only: box, blend mask and usable bbox_shift range, drawn over the frame."""
-        face_cfg = face_cfg or FaceConfig()
-        frame = next(iter_frames(video), None)
-        if frame is None:
-            raise InputError(f"No frame could be read from {video}.")
-        with FacePreparer(replace(face_cfg, smooth=False), static_image_mode=True) as prep:
-            face = prep(frame)
-        if face is None:
-            raise NoFaceError(
-                "No face was found in the first frame.",
-                _FACE_HINT,
-            )
-        image = draw_preview(frame, face.box, face.mask(face_cfg))
-        return Preview(image, face.box, bbox_shift_range(face.landmarks, frame.shape))
+        """See :func:`preview`; kept on the pipeline so callers holding one need no other import."""
+        return preview(video, face_cfg)
+
+
+def preview(video: str | os.PathLike[str], face_cfg: FaceConfig | None = None) -> Preview:
+    """Analyse the first frame only: box, blend mask and usable bbox_shift range, drawn over the frame.
+
+    Needs no models, so it answers in a second even before the weights are loaded (or downloaded).
+    """
+    face_cfg = face_cfg or FaceConfig()
+    frame = next(iter_frames(video), None)
+    if frame is None:
+        raise InputError(f"No frame could be read from {video}.")
+    with FacePreparer(replace(face_cfg, smooth=False), static_image_mode=True) as prep:
+        face = prep(frame)
+    if face is None:
+        raise NoFaceError("No face was found in the first frame.", _FACE_HINT)
+    image = draw_preview(frame, face.box, face.mask(face_cfg))
+    return Preview(image, face.box, bbox_shift_range(face.landmarks, frame.shape))
 
 
 def _require_face(items: Iterable[SourceItem], video: Path) -> Iterator[SourceItem]:
@@ -212,10 +185,12 @@ def _streamed(video: Path, prep: FacePreparer, n_out: int) -> Iterator[SourceIte
     """Frames read once, in order. If the stream ends before its header promised, mirror the last frames."""
     tail: collections.deque[SourceItem] = collections.deque(maxlen=TAIL_FRAMES)
     i = 0
-    for i, frame in enumerate(iter_frames(video, FPS)):
+    for i, frame in enumerate(timed_iter("decode", iter_frames(video, FPS))):
         if i >= n_out:
             return
-        item = (i, frame, prep(frame))
+        with stage("landmarks"):
+            face = prep(frame)
+        item = (i, frame, face)
         tail.append(item)
         yield item
     else:
@@ -229,10 +204,11 @@ def _streamed(video: Path, prep: FacePreparer, n_out: int) -> Iterator[SourceIte
 
 def _spooled(video: Path, prep: FacePreparer, store: FrameStore, n_out: int) -> Iterator[SourceItem]:
     """Forward pass from the decoder (spooling each frame to disk), then loop back and forth from the spool."""
-    for i, frame in enumerate(iter_frames(video, FPS)):
+    for i, frame in enumerate(timed_iter("decode", iter_frames(video, FPS))):
         if i >= n_out:
             return
-        face = prep(frame)
+        with stage("landmarks"):
+            face = prep(frame)
         store.append(frame, face)
         yield (i, frame, face)
     n_src = len(store)
@@ -241,4 +217,6 @@ def _spooled(video: Path, prep: FacePreparer, store: FrameStore, n_out: int) -> 
     store.finish()
     for j in range(n_src, n_out):
         src = pingpong(j, n_src)
-        yield (src, store.frame(src), store.faces[src])
+        with stage("frame_read"):
+            frame = store.frame(src)
+        yield (src, frame, store.faces[src])

@@ -17,7 +17,7 @@ import numpy as np
 from .face import FaceLandmarks
 from .prep import FrameFace
 
-STORE_VERSION = 1
+STORE_VERSION = 2  # 2: meta.json records the VAE weights the latents were encoded with
 N_LANDMARKS = 468
 
 
@@ -98,9 +98,26 @@ def write_meta(root: Path, meta: dict[str, Any]) -> None:
     os.replace(tmp, root / "meta.json")
 
 
-def read_meta(root: Path) -> dict[str, Any] | None:
+def load_meta(root: Path) -> dict[str, Any]:
+    """meta.json of a complete cache in this format version; ValueError saying what is wrong otherwise."""
+    path = root / "meta.json"
+    if not path.is_file():
+        raise ValueError("it was not fully prepared (no meta.json)")
     try:
-        meta = json.loads((root / "meta.json").read_text())
-    except (OSError, json.JSONDecodeError):
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"its meta.json is unreadable ({exc})") from exc
+    if not isinstance(meta, dict):
+        raise ValueError("its meta.json does not hold an object")
+    if meta.get("version") != STORE_VERSION:
+        raise ValueError(f"it was made by another version of this tool (cache format {meta.get('version')!r}, "
+                         f"this version reads format {STORE_VERSION})")
+    return meta
+
+
+def read_meta(root: Path) -> dict[str, Any] | None:
+    """Like ``load_meta``, but None for a missing, unfinished, damaged or other-version cache."""
+    try:
+        return load_meta(root)
+    except ValueError:
         return None
-    return meta if meta.get("version") == STORE_VERSION else None

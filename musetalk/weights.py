@@ -100,6 +100,35 @@ def _nonempty(path: Path) -> bool:
     return path.is_file() and path.stat().st_size > 0
 
 
+def vae_fingerprint(weights_dir: str | os.PathLike[str] | None) -> str | None:
+    """A short id of the VAE weights (config, file size, first and last MiB), or None when they cannot be read.
+
+    Cached latents are only valid for the VAE that encoded them; hashing the whole 335 MB file on every load
+    would be slow, and a changed file almost surely changes its size or its ends.
+    """
+    if weights_dir is None:
+        return None
+    import hashlib
+
+    root = Path(weights_dir) / VAE_DIR
+    h = hashlib.sha256()
+    try:
+        h.update((root / "config.json").read_bytes())
+        weights = next((root / f"diffusion_pytorch_model.{ext}" for ext in ("safetensors", "bin")
+                        if _nonempty(root / f"diffusion_pytorch_model.{ext}")), None)
+        if weights is None:
+            return None
+        size = weights.stat().st_size
+        h.update(str(size).encode())
+        with open(weights, "rb") as fh:
+            h.update(fh.read(1 << 20))
+            fh.seek(max(0, size - (1 << 20)))
+            h.update(fh.read(1 << 20))
+    except OSError:
+        return None
+    return h.hexdigest()[:16]
+
+
 # --------------------------------------------------------------------------------------------- download
 
 
@@ -143,7 +172,7 @@ def download(weights_dir: str | os.PathLike[str], progress: bool = True) -> Path
 
 def _short(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
+    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": .")
 
 
 # ------------------------------------------------------------------------------------------ make-random

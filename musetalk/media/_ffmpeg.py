@@ -8,6 +8,7 @@ from __future__ import annotations
 import collections
 import functools
 import logging
+import os
 import re
 import subprocess
 import threading
@@ -19,6 +20,11 @@ logger = logging.getLogger(__name__)
 BASE_ARGS: tuple[str, ...] = ("-hide_banner", "-nostdin", "-nostats")
 
 _CONTEXT_PREFIX = re.compile(r"^(\[[^\]]*\]\s*)+")
+
+# ffmpeg runs in its own session, out of the terminal's process group: a Ctrl-C reaches only Python, whose
+# KeyboardInterrupt then stops the children and removes temporary files. Sharing the group, ffmpeg would quit
+# first and the interrupt would surface as a misleading "ffmpeg stopped accepting frames" error.
+ISOLATE: dict[str, bool] = {"start_new_session": True} if os.name == "posix" else {}
 
 
 @functools.lru_cache(maxsize=1)
@@ -35,7 +41,7 @@ def run_ffmpeg(args: list[str], timeout: float = 120.0) -> subprocess.CompletedP
     """Run ``ffmpeg BASE_ARGS *args`` to completion; returns the process with stdout/stderr as bytes."""
     cmd = [ffmpeg_exe(), *BASE_ARGS, *args]
     logger.debug("ffmpeg: %s", cmd)
-    return subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, check=False)
+    return subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, check=False, **ISOLATE)
 
 
 def last_error_line(stderr: str | bytes, default: str = "unknown ffmpeg error") -> str:

@@ -13,7 +13,7 @@ import numpy as np
 
 from musetalk.config import AUDIO_SAMPLE_RATE
 from musetalk.errors import InputError
-from musetalk.media._ffmpeg import BASE_ARGS, StderrTail, ffmpeg_exe, stop_process
+from musetalk.media._ffmpeg import BASE_ARGS, ISOLATE, StderrTail, ffmpeg_exe, stop_process
 from musetalk.media.probe import read_header
 
 logger = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ def _decode(path: str | os.PathLike[str], sample_rate: int, keep: bool) -> tuple
                          "Pass an audio file (wav, mp3, m4a, flac, ogg) or a video that has sound.")
     cmd = _decode_args(str(info.path), sample_rate)
     logger.debug("ffmpeg audio: %s", cmd)
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **ISOLATE)
     assert proc.stdout is not None and proc.stderr is not None
     tail = StderrTail(proc.stderr)
     chunks: list[bytes] = []

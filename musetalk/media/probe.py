@@ -68,6 +68,8 @@ def check_readable_file(path: str | os.PathLike[str]) -> Path:
         raise InputError(f"{p} is not a file.", "Pass the path of a media file, not a folder.")
     if not os.access(p, os.R_OK):
         raise InputError(f"{p} cannot be read (permission denied).", "Check the file's permissions.")
+    if p.stat().st_size == 0:
+        raise InputError(f"{p} is empty (0 bytes).", "The file was not saved or copied completely; pick another.")
     return p
 
 
@@ -84,6 +86,16 @@ def _is_image_format(formats: list[str], path: Path) -> bool:
         return True
     # Animated formats (gif, apng) have their own demuxers and count as video even with an image extension.
     return path.suffix.lower() in IMAGE_EXTENSIONS and not any(f in ("gif", "apng") for f in formats)
+
+
+def _looks_like_mp4(path: Path) -> bool:
+    """An ISO media file starts with a box header: 4 size bytes, then a known box type."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(8)
+    except OSError:
+        return False
+    return head[4:8] in (b"ftyp", b"mdat", b"moov", b"free", b"skip", b"wide")
 
 
 def parse_ffmpeg_header(stderr: str, path: Path) -> MediaInfo:
@@ -110,6 +122,10 @@ def parse_ffmpeg_header(stderr: str, path: Path) -> MediaInfo:
             rotation = float(m.group("deg"))
 
     if not formats:
+        if "moov atom not found" in stderr and _looks_like_mp4(path):  # the index (written last) is missing
+            raise InputError(f"{path} could not be opened as media: it is truncated (the end of the file, which "
+                             "holds its index, is missing).",
+                             "The recording, copy or download did not finish; re-export or re-download it.")
         raise InputError(f"{path} could not be opened as media: {last_error_line(stderr)}.", _SUPPORTED_HINT)
 
     width = height = 0

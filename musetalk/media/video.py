@@ -19,7 +19,7 @@ import numpy as np
 
 from musetalk.config import FPS
 from musetalk.errors import InputError, MuseTalkError
-from musetalk.media._ffmpeg import BASE_ARGS, StderrTail, ffmpeg_exe, stop_process, widen_pipe
+from musetalk.media._ffmpeg import BASE_ARGS, ISOLATE, StderrTail, ffmpeg_exe, stop_process, widen_pipe
 from musetalk.media.probe import probe
 
 logger = logging.getLogger(__name__)
@@ -90,7 +90,7 @@ def _stream(path: Path, width: int, height: int, filters: list[str],
     frame_bytes = width * height * 3
     logger.debug("ffmpeg read: %s", cmd)
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            bufsize=max(frame_bytes, 1 << 16))
+                            bufsize=max(frame_bytes, 1 << 16), **ISOLATE)
     assert proc.stdout is not None and proc.stderr is not None
     widen_pipe(proc.stdout)
     tail = StderrTail(proc.stderr)
@@ -204,7 +204,7 @@ class VideoWriter:
         logger.debug("ffmpeg write: %s", cmd)
         try:
             self._proc: subprocess.Popen[bytes] | None = subprocess.Popen(
-                cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **ISOLATE)
         except OSError:
             self._tmp_path.unlink(missing_ok=True)
             raise

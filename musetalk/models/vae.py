@@ -8,6 +8,7 @@ import torch
 
 from ..config import CROP_SIZE, LATENT_SCALE
 from ..errors import WeightsError
+from .device import to_device
 
 
 def load_vae(vae_dir: Path, device: torch.device, dtype: torch.dtype):
@@ -25,7 +26,9 @@ def load_vae(vae_dir: Path, device: torch.device, dtype: torch.dtype):
 
 def crops_to_tensor(crops_bgr: np.ndarray, device: torch.device, dtype: torch.dtype, mask_lower: bool) -> torch.Tensor:
     """(B, 256, 256, 3) uint8 BGR -> (B, 3, 256, 256) RGB in [-1, 1]; lower half black (-1) when masked."""
-    x = torch.from_numpy(np.ascontiguousarray(crops_bgr[..., ::-1])).to(device)
+    # uint8 crosses to the device (4x fewer bytes than float), pinned and non-blocking on CUDA.
+    x = to_device(torch.from_numpy(np.ascontiguousarray(crops_bgr[..., ::-1])), device)
+    # NHWC -> NCHW as a view: the tensor is channels_last in memory, the layout the convolutions prefer.
     x = x.permute(0, 3, 1, 2).to(dtype).div(127.5).sub(1.0)
     if mask_lower:
         x[:, :, CROP_SIZE // 2 :, :] = -1.0
@@ -38,9 +41,15 @@ def encode(vae, images: torch.Tensor) -> torch.Tensor:
 
 
 def decode(vae, latents: torch.Tensor) -> torch.Tensor:
-    """latents (B, 4, 32, 32) -> images (B, 3, 256, 256) RGB in [0, 1]."""
-    images = vae.decode(latents / LATENT_SCALE, return_dict=False)[0]
-    return (images.float() / 2 + 0.5).clamp(0, 1)
+    """latents (B, 4, 32, 32) -> images (B, 3, 256, 256) float32 RGB in [0, 1], always finite.
+
+    In fp16 an activation can overflow to inf and turn a whole face into NaN; NaN would become black (0) after
+    the uint8 cast. ``nan_to_num`` maps it to mid-grey and infinities to the range ends, on the device, without a
+    host sync. (sd-vae-ft-mse decodes 256x256 crops in fp16 without overflow; this is the guard, not the path.)
+    """
+    images = vae.decode(latents / LATENT_SCALE, return_dict=False)[0].float()
+    images = torch.nan_to_num(images, nan=0.0, posinf=1.0, neginf=-1.0)
+    return (images / 2 + 0.5).clamp(0, 1)
 
 
 def images_to_bgr(images: torch.Tensor) -> np.ndarray:

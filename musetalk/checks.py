@@ -1,0 +1,181 @@
+"""Input checks that run before any heavy work: paths, streams, durations, memory, disk, and a quick face scan.
+
+``generate`` and ``Avatar.prepare`` call these first, and the CLI calls them for every task before it loads the
+models, so that a wrong file fails in a second with one sentence instead of after minutes of work.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from .config import FPS, InferenceConfig
+from .errors import InputError, NoFaceError
+from .media import MediaInfo, audio_duration, iter_frames, probe
+from .media.video import check_output_path as _check_writable
+
+log = logging.getLogger(__name__)
+
+# Frames of the source size held at once in the worst case: two per batch slot (source + blended copy),
+# the 25-frame tail kept to mirror a short stream, and a few for the decoder, the writer and the face analyser.
+RESIDENT_FRAMES_EXTRA = 25 + 8
+WINDOW_BYTES = 50 * 384 * 4  # one frame's audio window, float32
+FACE_SCAN_FPS = 5  # frames per second looked at by the up-front face scan
+FACE_SCAN_MAX = 200  # at most this many frames, spread over the whole video
+FACE_HINT = "Use a video where one face is clearly visible, roughly facing the camera."
+SHORT_AUDIO_CHECK_S = 1.0  # audio shorter than this by its header is decoded up front to check its real length
+
+
+def check_output_path(out: str | os.PathLike[str], inputs: tuple[str | os.PathLike[str], ...] = ()) -> Path:
+    """The output must not be one of the inputs, must have a video extension and a writable folder."""
+    out = Path(out).expanduser()
+    for inp in inputs:
+        inp = Path(inp).expanduser()
+        same = out.resolve() == inp.resolve()
+        if not same and out.exists() and inp.exists():
+            same = os.path.samefile(out, inp)  # hard links
+        if same:
+            raise InputError(f"The output path {out} is the same as an input ({inp}).",
+                             "Choose another output file name; inputs are never overwritten.")
+    _check_writable(out)
+    return out
+
+
+def check_video(video: str | os.PathLike[str], batch_size: int = 8) -> MediaInfo:
+    """A readable video or image with at least one decodable frame, small enough to process in memory."""
+    info = probe(video)
+    if not info.has_video:
+        raise InputError(f"{info.path} has no video stream (it holds only sound).",
+                         "Give a video file or an image of a face; the speech goes in the audio input.")
+    check_frame_memory(info, batch_size)
+    return info
+
+
+def check_audio(audio: str | os.PathLike[str]) -> MediaInfo:
+    """A readable file with a sound track at least one video frame (40 ms) long."""
+    info = probe(audio)
+    if not info.has_audio:
+        kind = "video" if info.has_video else "file"
+        raise InputError(f"{info.path} has no audio track (this {kind} contains no sound).",
+                         "Pass an audio file (wav, mp3, m4a, flac, ogg) or a video that has sound.")
+    if info.duration < SHORT_AUDIO_CHECK_S:  # empty, very short, or of unknown length: measure it
+        seconds = audio_duration(info.path)  # raises "audio is empty" for 0 samples
+        if math.floor(seconds * FPS) < 1:
+            raise InputError(f"The audio in {info.path} is too short ({seconds:.3f} s): at least one video "
+                             f"frame ({1 / FPS:.2f} s) of sound is needed.", "Pass a longer audio file.")
+        info.duration = seconds
+    return info
+
+
+def available_memory() -> int | None:
+    """Bytes of memory the system can still hand out (MemAvailable), or None when it cannot be told."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_frame_memory(info: MediaInfo, batch_size: int = 8) -> None:
+    """Very large frames are processed as they are, unless holding the working set would exhaust memory."""
+    frame_bytes = info.width * info.height * 3
+    need = frame_bytes * (2 * batch_size + RESIDENT_FRAMES_EXTRA)
+    free = available_memory()
+    if free is not None and need > free:
+        raise InputError(
+            f"{info.path.name} has very large frames ({info.width}x{info.height}): processing them needs about "
+            f"{_gb(need)} of memory, but only {_gb(free)} is available.",
+            "Downscale the video (for example to 1920 pixels wide) or lower --batch-size.",
+        )
+
+
+def check_audio_memory(info: MediaInfo) -> None:
+    """The Whisper windows of the whole audio are held at once ((n_frames, 50, 384) float32, 77 kB per frame,
+    about twice that at the peak): refuse audio so long that they would exhaust memory."""
+    n_frames = math.floor(info.duration * FPS)
+    need = n_frames * WINDOW_BYTES * 2
+    free = available_memory()
+    if free is not None and need > free:
+        raise InputError(
+            f"The audio {info.path.name} is too long to process at once ({info.duration / 60:.0f} min needs about "
+            f"{_gb(need)} of memory, {_gb(free)} is available).", "Split it into shorter parts.")
+
+
+def check_disk_space(folder: Path, need: int, what: str) -> None:
+    """InputError when ``folder``'s file system has less than ``need`` bytes free (plus 5% slack)."""
+    folder = Path(folder)
+    probe_dir = folder
+    while not probe_dir.exists() and probe_dir != probe_dir.parent:
+        probe_dir = probe_dir.parent
+    try:
+        free = shutil.disk_usage(probe_dir).free
+    except OSError:
+        return
+    if need * 1.05 > free:
+        raise InputError(f"{what} need about {_gb(need)} of disk space in {folder}, but only {_gb(free)} is free.",
+                         "Free some space, use a shorter or smaller video, or point TMPDIR to a bigger disk.")
+
+
+def require_face(video: str | os.PathLike[str], info: MediaInfo | None = None) -> int:
+    """Look at up to FACE_SCAN_MAX frames spread over the video (5 per second for clips under 40 s).
+
+    Returns the 25 fps index of the first sampled frame with a face; raises NoFaceError when none has one.
+    A face visible for less than the sampling step (0.2 s, longer for long videos) can be missed; such a clip
+    cannot be lip-synced usefully anyway.
+    """
+    from .face import FaceAnalyzer
+
+    info = info or probe(video)
+    expected = 1 if info.is_image else max(1, math.ceil(info.duration * FACE_SCAN_FPS))
+    step = max(1, math.ceil(expected / FACE_SCAN_MAX))
+    checked = 0
+    with FaceAnalyzer(static_image_mode=True) as analyzer:
+        frames = iter_frames(info.path, FACE_SCAN_FPS)
+        try:
+            for k, frame in enumerate(frames):
+                if k % step:
+                    continue
+                checked += 1
+                if analyzer.analyze(frame) is not None:
+                    log.debug("face scan: first face at %.1f s of %s", k / FACE_SCAN_FPS, info.path.name)
+                    return k * FPS // FACE_SCAN_FPS
+        finally:
+            frames.close()  # stop ffmpeg as soon as a face is found
+    where = "the image" if info.is_image else f"any of {checked} frames sampled across the video"
+    raise NoFaceError(f"No face was found in {where} ({info.path.name}).", FACE_HINT)
+
+
+def check_generate_inputs(video: str | os.PathLike[str], audio: str | os.PathLike[str],
+                          out: str | os.PathLike[str], cfg: InferenceConfig | None = None,
+                          face_scan: bool = True) -> tuple[MediaInfo, MediaInfo]:
+    """Everything ``generate`` needs, checked in order of cost; returns (video info, audio info)."""
+    cfg = cfg or InferenceConfig()
+    check_output_path(out, (video, audio))
+    vinfo = check_video(video, cfg.batch_size)
+    ainfo = check_audio(audio)
+    check_audio_memory(ainfo)
+    n_out = math.floor(ainfo.duration * FPS)
+    if vinfo.is_image or vinfo.n_frames < n_out + 2:  # the video loops: its frames are spooled to disk
+        n_src = 1 if vinfo.is_image else min(max(vinfo.n_frames, 1), n_out)
+        check_disk_space(Path(tempfile.gettempdir()), n_src * vinfo.width * vinfo.height * 3,
+                         f"The {n_src} source frames of {vinfo.path.name}")
+    if face_scan:
+        require_face(video, vinfo)
+    return vinfo, ainfo
+
+
+def _gb(n: float) -> str:
+    return f"{n / 1e9:.1f} GB"
+
+
+__all__ = ["available_memory", "check_audio", "check_audio_memory", "check_disk_space",
+           "check_frame_memory", "check_generate_inputs", "check_output_path", "check_video", "require_face"]

@@ -1,0 +1,224 @@
+"""The pipelined render loop behind ``render_frames``.
+
+Three worker threads joined by bounded queues, so the end-to-end rate is that of the slowest stage, not the sum::
+
+    prep  : source items (video decode, landmarks, box) + crop + blend mask  -> batches
+    model : VAE encode of uncached crops, UNet, VAE decode, one download     -> generated faces
+    blend : paste back                                                       -> finished frames, in order
+
+The caller's thread only takes finished frames (``generate`` writes them to ffmpeg, which encodes in its own
+process). torch, OpenCV, MediaPipe and pipe writes release the GIL, so the stages really overlap. Each queue holds
+at most one batch (the output queue one batch of frames), so memory does not grow with the video. An error in
+any thread stops the others and is raised in the caller; closing the iterator early stops and joins every thread
+(the model thread first finishes the batch it is on).
+"""
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from . import profiling
+from .config import InferenceConfig
+from .face import paste_back
+from .prep import FrameFace
+from .profiling import stage
+
+Progress = Callable[[str, int, int], None]
+
+_END = object()
+_POLL_S = 0.1  # how often a blocked thread looks at the stop flag
+
+
+class _Stopped(Exception):
+    """Another thread failed or the consumer went away: leave quietly."""
+
+
+@dataclass
+class _Item:
+    out_index: int
+    src: int
+    frame: np.ndarray  # (H, W, 3) uint8 BGR
+    face: FrameFace | None
+    crop: np.ndarray | None = None  # (256, 256, 3) uint8 BGR, only when the latent is not cached yet
+    mask: np.ndarray | None = None  # (box_h, box_w) float32
+
+
+class RenderLoop:
+    """One run of the loop over ``items`` (one per output frame) and ``windows`` ((n, 50, 384), any device).
+
+    latent_cache: source index -> (8, 32, 32) latent on the model device, read and filled here (None: encode
+    every batch's crops and keep nothing). Iterate it once; ``pipelined=False`` runs every stage in the
+    caller's thread, in the same batches (same output, for checking and measuring).
+    """
+
+    def __init__(self, renderer: Any, items: Iterable[tuple[int, np.ndarray, FrameFace | None]],
+                 windows: torch.Tensor, cfg: InferenceConfig, latent_cache: dict[int, torch.Tensor] | None,
+                 progress: Progress) -> None:
+        self.renderer = renderer
+        self.items = items
+        self.windows = windows
+        self.cfg = cfg
+        self.batch_size = max(int(cfg.batch_size), 1)
+        self.cache = latent_cache
+        self.progress = progress
+        self.n = int(windows.shape[0])
+        self._stop = threading.Event()
+        self._error: BaseException | None = None
+        self._times = profiling.current()
+
+    # ------------------------------------------------------------------ iteration
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        frames = self._threaded() if getattr(self.cfg, "pipelined", True) else self._serial()
+        for done, frame in enumerate(frames, 1):
+            yield frame
+            if done % self.batch_size == 0 or done == self.n:
+                self.progress("lip-sync", done, self.n)
+
+    def _serial(self) -> Iterator[np.ndarray]:
+        for batch in self._batches():
+            yield from self._blend_batch(batch, self._render(batch))
+
+    def _threaded(self) -> Iterator[np.ndarray]:
+        to_model: queue.Queue = queue.Queue(maxsize=1)
+        to_blend: queue.Queue = queue.Queue(maxsize=1)
+        out: queue.Queue = queue.Queue(maxsize=self.batch_size)
+
+        def prep() -> None:
+            batches = self._batches()
+            try:
+                for batch in batches:
+                    self._put(to_model, batch)
+            finally:  # close the source here, in the thread that ran it
+                batches.close()
+
+        def model() -> None:
+            while (batch := self._get(to_model)) is not _END:
+                self._put(to_blend, (batch, self._render(batch)))
+
+        def blend() -> None:
+            while (got := self._get(to_blend)) is not _END:
+                for frame in self._blend_batch(*got):
+                    self._put(out, frame)
+
+        threads = [threading.Thread(target=self._guard, args=(fn, q), name=f"musetalk-{fn.__name__}", daemon=True)
+                   for fn, q in ((prep, to_model), (model, to_blend), (blend, out))]
+        for t in threads:
+            t.start()
+        try:
+            while True:
+                try:
+                    frame = self._get(out)
+                except _Stopped:
+                    break
+                if frame is _END:
+                    break
+                yield frame
+        finally:
+            self._stop.set()
+            for t in threads:
+                t.join()
+        if self._error is not None:
+            raise self._error
+
+    def _guard(self, fn: Callable[[], None], out: queue.Queue) -> None:
+        profiling.bind(self._times)
+        try:
+            fn()
+            self._put(out, _END)
+        except _Stopped:
+            pass
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread, raised there
+            if self._error is None:
+                self._error = exc
+            self._stop.set()
+
+    def _put(self, q: queue.Queue, item: object) -> None:
+        while True:
+            if self._stop.is_set():
+                raise _Stopped
+            try:
+                q.put(item, timeout=_POLL_S)
+                return
+            except queue.Full:
+                continue
+
+    def _get(self, q: queue.Queue) -> Any:
+        while True:
+            try:
+                return q.get(timeout=_POLL_S)
+            except queue.Empty:
+                if self._stop.is_set():
+                    raise _Stopped from None
+
+    # ------------------------------------------------------------------ stages
+
+    def _batches(self) -> Iterator[list[_Item]]:
+        """Source items -> batches of _Item with crops (uncached latents only) and masks."""
+        batch: list[_Item] = []
+        items = iter(self.items)
+        try:
+            for out_index, (src, frame, face) in enumerate(items):
+                if out_index >= self.n or self._stop.is_set():
+                    break
+                it = _Item(out_index, src, frame, face)
+                if face is not None:
+                    # The cache only grows, so a source seen cached here is still cached when the model needs it.
+                    if self.cache is None or src not in self.cache:
+                        with stage("crop"):
+                            it.crop = face.crop(frame)
+                    with stage("mask"):
+                        it.mask = face.mask(self.cfg.face)
+                batch.append(it)
+                if len(batch) == self.batch_size:
+                    yield batch
+                    batch = []
+            if batch:
+                yield batch
+        finally:  # runs in this thread: a generator source (ffmpeg reader, spool) is closed where it ran
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
+
+    def _render(self, batch: list[_Item]) -> np.ndarray | None:
+        """Generated faces (k, 256, 256, 3) uint8 BGR for the k items of the batch that have a face."""
+        with_face = [it for it in batch if it.face is not None]
+        if not with_face:
+            return None
+        cache = {} if self.cache is None else self.cache
+        todo: dict[int, np.ndarray] = {}
+        for it in with_face:
+            if it.src not in cache and it.src not in todo:
+                todo[it.src] = it.crop if it.crop is not None else it.face.crop(it.frame)
+        if todo:
+            encoded = self.renderer.encode(np.stack(list(todo.values())))
+            for src, lat in zip(todo, encoded):
+                cache[src] = lat
+        latents = torch.stack([cache[it.src] for it in with_face])
+        return self.renderer.render(latents, _rows(self.windows, [it.out_index for it in with_face]))
+
+    def _blend_batch(self, batch: list[_Item], faces: np.ndarray | None) -> Iterator[np.ndarray]:
+        k = 0
+        for it in batch:
+            if it.face is None:
+                yield it.frame
+                continue
+            with stage("blend"):
+                frame = paste_back(it.frame, faces[k], it.face.box, it.mask)
+            k += 1
+            yield frame
+
+
+def _rows(windows: torch.Tensor, rows: list[int]) -> torch.Tensor:
+    """windows[rows] without a host->device sync: a slice when rows are consecutive (the usual case)."""
+    if rows == list(range(rows[0], rows[0] + len(rows))):
+        return windows[rows[0] : rows[0] + len(rows)]
+    from .models.device import to_device
+
+    return windows[to_device(torch.tensor(rows), windows.device)]

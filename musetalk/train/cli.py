@@ -1,0 +1,93 @@
+"""``python -m musetalk train``: fine-tune the UNet on one clip (registered by musetalk.cli when present)."""
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from .config import TrainConfig
+
+D = TrainConfig()
+
+
+def register(sub) -> None:
+    from ..cli import add_face_args
+
+    t = sub.add_parser(
+        "train", help="fine-tune the UNet on a clip of one face (LoRA by default)",
+        description="Fine-tune on CLIP (a video of one face talking, with its own sound or --audio). "
+                    "The run folder gets metrics.jsonl, validation frames, checkpoints and the model "
+                    "(lora/ or unet.pth); use it with `generate --lora RUN_DIR`.")
+    t.add_argument("--clip", help="training video (required unless --resume)")
+    t.add_argument("--audio", help="its speech, when the clip has no (or other) sound")
+    t.add_argument("--out", required=True, help="run folder")
+    t.add_argument("--weights", help="base weights folder (default: $MUSETALK_WEIGHTS, else ./weights)")
+    t.add_argument("--init", choices=["official", "random"], default=D.init,
+                   help="start from the weights' UNet (official) or from scratch (random, needs --full)")
+    mode = t.add_mutually_exclusive_group()
+    mode.add_argument("--lora-rank", type=int, default=None, help=f"LoRA rank (default {D.lora_rank})")
+    mode.add_argument("--full", action="store_true", help="train every UNet weight instead of a LoRA adapter")
+    t.add_argument("--steps", type=int, default=D.steps)
+    t.add_argument("--batch-size", type=int, default=D.batch_size)
+    t.add_argument("--grad-accum", type=int, default=D.grad_accum, help="micro-batches per optimizer step")
+    t.add_argument("--grad-checkpointing", action="store_true", help="trade compute for memory")
+    t.add_argument("--lr", type=float, default=D.lr)
+    t.add_argument("--pixel-weight", type=float, default=D.pixel_weight)
+    t.add_argument("--latent-weight", type=float, default=D.latent_weight)
+    t.add_argument("--min-ref-distance", type=int, default=D.min_ref_distance)
+    t.add_argument("--syncnet-t", type=int, default=D.syncnet_t, help="consecutive frames per sample")
+    t.add_argument("--val-fraction", type=float, default=D.val_fraction)
+    t.add_argument("--val-every", type=int, default=D.val_every)
+    t.add_argument("--save-every", type=int, default=D.save_every)
+    t.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    t.add_argument("--seed", type=int, default=D.seed)
+    t.add_argument("--cache-dir", help="where the prepared clip is cached (default RUN_DIR/prep)")
+    t.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    t.add_argument("--dtype", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
+                   help="autocast dtype; auto = bf16 on a GPU or CPU with native bf16, else fp32")
+    add_face_args(t)
+    t.set_defaults(func=cmd_train)
+
+
+def config_from_args(ns: argparse.Namespace) -> TrainConfig:
+    from ..cli import face_config
+
+    rank = None if ns.full or ns.init == "random" and ns.lora_rank is None else (ns.lora_rank or D.lora_rank)
+    return TrainConfig(
+        init=ns.init, lora_rank=rank, steps=ns.steps, batch_size=ns.batch_size, grad_accum=ns.grad_accum,
+        lr=ns.lr, pixel_weight=ns.pixel_weight, latent_weight=ns.latent_weight,
+        min_ref_distance=ns.min_ref_distance, syncnet_t=ns.syncnet_t, val_fraction=ns.val_fraction,
+        val_every=ns.val_every, save_every=ns.save_every, seed=ns.seed, grad_checkpointing=ns.grad_checkpointing,
+        mixed_precision=ns.dtype, face=face_config(ns),
+    )
+
+
+def cmd_train(ns: argparse.Namespace) -> int:
+    from ..cli import tqdm_progress
+    from ..errors import InputError
+    from .trainer import TrainJob, train
+
+    if not ns.clip and not ns.resume:
+        raise InputError("train needs --clip (the video to learn from).")
+    cfg = config_from_args(ns)
+    job = TrainJob(Path(ns.clip) if ns.clip else Path(), Path(ns.out), Path(ns.weights) if ns.weights else None,
+                   Path(ns.audio) if ns.audio else None, ns.device, Path(ns.cache_dir) if ns.cache_dir else None)
+    update, close = tqdm_progress()
+    stop = threading.Event()
+
+    def on_interrupt(signum, frame) -> None:  # first Ctrl-C: stop after this step, with a checkpoint
+        print("\nstopping after this step (Ctrl-C again to abort)...", file=sys.stderr)
+        stop.set()
+        signal.signal(signal.SIGINT, previous)
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        result = train(job, cfg, resume=ns.resume, stop=stop, progress=update)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        close()
+    print(f"{result.status} at step {result.step}: model in {result.model_path}")
+    print(f"use it with: python -m musetalk generate --lora {result.run_dir} ...")
+    return 0

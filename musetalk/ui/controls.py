@@ -1,0 +1,127 @@
+"""Reusable control groups: the face source (video or photo), the face/blend settings, the model picker."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import gradio as gr
+
+from ..config import FaceConfig, InferenceConfig
+from ..errors import InputError
+from .context import BASE_MODEL, AppContext
+
+log = logging.getLogger(__name__)
+
+ASSETS = Path(__file__).resolve().parents[2] / "assets"
+DEFAULT_FACE = FaceConfig()
+DEFAULT_RUN = InferenceConfig()
+
+
+@dataclass
+class FaceSource:
+    """A video upload and a photo upload; uploading one clears the other, so exactly one is used."""
+
+    video: gr.Video
+    image: gr.Image
+
+    @property
+    def inputs(self) -> list[gr.components.Component]:
+        return [self.video, self.image]
+
+
+def face_source(prefix: str) -> FaceSource:
+    with gr.Tabs():
+        with gr.Tab("Face video", id=f"{prefix}-video-tab"):
+            video = gr.Video(label="Face video", sources=["upload"], elem_id=f"{prefix}-video", height=300)
+        with gr.Tab("Face photo", id=f"{prefix}-image-tab"):
+            image = gr.Image(label="Face photo", type="filepath", sources=["upload", "clipboard"],
+                             elem_id=f"{prefix}-image", height=300,
+                             placeholder="Drop a photo with one clearly visible face")
+    gr.Markdown("One face, roughly facing the camera. A photo becomes a still video that speaks.",
+                elem_classes=["hint"])
+    # Uploading one clears the other, so a request never has two faces to choose from.
+    video.change(lambda v: gr.update() if v is None else None, video, image, queue=False, api_visibility="private")
+    image.change(lambda i: gr.update() if i is None else None, image, video, queue=False, api_visibility="private")
+    return FaceSource(video, image)
+
+
+def pick_face(video: str | None, image: str | None) -> str:
+    """The one face file of a request (video first, as the API may pass both)."""
+    path = video or image
+    if not path:
+        raise InputError("No face video or photo was given.", "Upload a video or a photo of a face first.")
+    return path
+
+
+def need_audio(audio: str | None) -> str:
+    if not audio:
+        raise InputError("No audio was given.", "Upload a speech recording or record one with the microphone.")
+    return audio
+
+
+@dataclass
+class FaceSettings:
+    bbox_shift: gr.Slider
+    extra_margin: gr.Slider
+    parsing_mode: gr.Radio
+    left_cheek_width: gr.Slider
+    right_cheek_width: gr.Slider
+    smooth: gr.Checkbox
+
+    @property
+    def inputs(self) -> list[gr.components.Component]:
+        return [self.bbox_shift, self.extra_margin, self.parsing_mode, self.left_cheek_width,
+                self.right_cheek_width, self.smooth]
+
+
+def face_settings(prefix: str) -> FaceSettings:
+    """Sliders for :class:`FaceConfig`; defaults are MuseTalk v1.5's."""
+    d = DEFAULT_FACE
+    with gr.Row():
+        bbox_shift = gr.Slider(-40, 40, value=d.bbox_shift, step=1, label="bbox_shift",
+                               info="Moves the face box up (-) or down (+), in pixels; + opens the mouth more. "
+                                    "Check parameters shows the usable range.",
+                               elem_id=f"{prefix}-bbox-shift")
+        extra_margin = gr.Slider(0, 40, value=d.extra_margin, step=1, label="Extra chin margin",
+                                 info="Pixels added below the chin so the jaw can move freely (MuseTalk: 10).")
+    parsing_mode = gr.Radio(["jaw", "raw", "neck"], value=d.parsing_mode, label="Blend region",
+                            info="jaw: lower face down to the jaw (MuseTalk v1.5 default); raw: lips and mouth "
+                                 "only; neck: mouth area plus the neck.")
+    with gr.Row():
+        left = gr.Slider(20, 160, value=d.left_cheek_width, step=1, label="Left cheek width",
+                         info="How far the blend reaches into the left cheek, in pixels of the 256 crop (jaw mode).")
+        right = gr.Slider(20, 160, value=d.right_cheek_width, step=1, label="Right cheek width",
+                          info="How far the blend reaches into the right cheek, in pixels of the 256 crop (jaw mode).")
+    smooth = gr.Checkbox(value=d.smooth, label="Smooth the face box over time",
+                         info="Steadies the crop between frames against jitter. Turn off for fast head motion.")
+    return FaceSettings(bbox_shift, extra_margin, parsing_mode, left, right, smooth)
+
+
+def batch_size_slider() -> gr.Slider:
+    return gr.Slider(1, 64, value=DEFAULT_RUN.batch_size, step=1, label="Batch size",
+                     info="Frames sent to the model at once. Larger is faster on a GPU but needs more memory.")
+
+
+def face_config(bbox_shift: float, extra_margin: float, parsing_mode: str, left_cheek_width: float,
+                right_cheek_width: float, smooth: bool) -> FaceConfig:
+    if parsing_mode not in ("jaw", "raw", "neck"):
+        raise InputError(f"Unknown blend region {parsing_mode!r}.", "Use jaw, raw or neck.")
+    return FaceConfig(bbox_shift=int(bbox_shift), extra_margin=int(extra_margin), parsing_mode=parsing_mode,
+                      left_cheek_width=int(left_cheek_width), right_cheek_width=int(right_cheek_width),
+                      smooth=bool(smooth))
+
+
+def model_choices(ctx: AppContext) -> list[str]:
+    """'base' plus every finished fine-tuning run in ``ctx.runs_dir``."""
+    try:
+        from ..train.runs import list_finished_runs
+    except ImportError:
+        log.info("musetalk.train.runs is not available; only the base model is offered")
+        return [BASE_MODEL]
+    return [BASE_MODEL, *list_finished_runs(ctx.runs_dir)]
+
+
+def model_picker(ctx: AppContext) -> gr.Dropdown:
+    return gr.Dropdown(model_choices(ctx), value=BASE_MODEL, label="Model", elem_id="model",
+                       info="'base' is MuseTalk v1.5; the others are your finished fine-tuning runs.")

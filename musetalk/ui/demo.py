@@ -1,0 +1,72 @@
+"""``build_demo(ctx)``: the whole app as one ``gr.Blocks``. Wiring and display only; the work is in ``musetalk``."""
+from __future__ import annotations
+
+import importlib.util
+import logging
+
+import gradio as gr
+
+from .avatar_tab import build_avatar_tab
+from .context import AppContext
+from .controls import model_choices, model_picker
+from .generate_tab import build_generate_tab
+from .weights_banner import build_weights_banner
+
+log = logging.getLogger(__name__)
+
+TITLE = "MuseTalk Studio"
+
+THEME = gr.themes.Soft(primary_hue="violet", secondary_hue="sky", neutral_hue="slate",
+                       font=["ui-sans-serif", "system-ui", "sans-serif"],
+                       font_mono=["ui-monospace", "Consolas", "monospace"])  # no web fonts: works offline
+
+CSS = """
+.gradio-container { max-width: 1280px !important; margin: 0 auto; }
+#app-header h1 { margin-bottom: 0.1em; }
+#app-header p { margin-top: 0; opacity: 0.8; }
+.hint p { font-size: 0.85em; opacity: 0.75; margin: -0.3em 0 0.4em 0; }
+.banner { border-radius: 10px; padding: 6px 12px; align-items: center; }
+.banner.warn { background: #fff7e6; border: 1px solid #f5c26b; }
+.banner.ok { background: #effaf3; border: 1px solid #9ad8b0; }
+.picker-row { align-items: flex-end; }
+.compact-btn { align-self: flex-end; margin-bottom: 8px; }
+"""
+
+
+def build_demo(ctx: AppContext) -> gr.Blocks:
+    """The app: weights banner, model picker, and the Generate / Real-time avatar / Fine-tune tabs."""
+    with gr.Blocks(title=TITLE) as demo:
+        gr.Markdown(f"# {TITLE}\nGive it a face video (or a photo) and any speech: it returns the same video "
+                    "with the lips speaking that audio. A clean reimplementation of MuseTalk v1.5.",
+                    elem_id="app-header")
+        build_weights_banner(ctx, demo)
+        with gr.Row(equal_height=False, elem_classes=["picker-row"]):
+            model = model_picker(ctx)
+            refresh_models = gr.Button("Refresh models", size="sm", scale=0, min_width=150, elem_id="model-refresh",
+                                       elem_classes=["compact-btn"])
+        refresh_models.click(lambda current: _models_update(ctx, current), model, model, api_name="list_models",
+                             concurrency_limit=None)
+        demo.load(lambda current: _models_update(ctx, current), model, model, api_visibility="private",
+                  concurrency_limit=None)  # runs that finished since the page was built
+        with gr.Tabs():
+            with gr.Tab("Generate", id="generate", elem_id="tab-generate"):
+                build_generate_tab(ctx, model)
+            with gr.Tab("Real-time avatar", id="avatar", elem_id="tab-avatar"):
+                build_avatar_tab(ctx, model, demo)
+            if importlib.util.find_spec("musetalk.ui.finetune") is not None:
+                from .finetune import build_finetune_tab
+
+                with gr.Tab("Fine-tune on my clip", id="finetune", elem_id="tab-finetune"):
+                    build_finetune_tab(ctx)
+            else:
+                log.info("musetalk.ui.finetune is not available; the Fine-tune tab is hidden")
+        gr.Markdown(f"Device: `{ctx.device}` · dtype: `{ctx.dtype}` · weights: `{ctx.weights_dir}` · "
+                    "jobs run one at a time; your place in the queue is shown while you wait.",
+                    elem_classes=["hint"])
+    demo.queue(default_concurrency_limit=1)
+    return demo
+
+
+def _models_update(ctx: AppContext, current: str | None):
+    choices = model_choices(ctx)
+    return gr.update(choices=choices, value=current if current in choices else choices[0])

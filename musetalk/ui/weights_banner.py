@@ -1,0 +1,58 @@
+"""The weights status banner: which files are missing, and a Download button that fetches them."""
+from __future__ import annotations
+
+import logging
+
+import gradio as gr
+
+from ..errors import MuseTalkError
+from ..weights import download, missing_files
+from .context import AppContext
+
+log = logging.getLogger(__name__)
+
+
+def status_markdown(ctx: AppContext, error: str | None = None) -> str:
+    missing = missing_files(ctx.weights_dir)
+    if not missing:
+        return f"**Weights ready** in `{ctx.weights_dir}`."
+    files = ", ".join(f"`{m}`" for m in missing)
+    text = (f"**Weights are missing** in `{ctx.weights_dir}`: {files}.  \n"
+            "The app works once they are there. Press **Download weights** to fetch the official MuseTalk v1.5 "
+            "files from the Hugging Face Hub (about 3.5 GB), or run "
+            f"`python -m musetalk weights download --dir {ctx.weights_dir}`.")
+    if error:
+        text += f"\n\n**The download failed.** {error}"
+    return text
+
+
+def build_weights_banner(ctx: AppContext, demo: gr.Blocks) -> None:
+    ready = not missing_files(ctx.weights_dir)
+    with gr.Row(elem_id="weights-banner", elem_classes=["banner", "ok" if ready else "warn"]):
+        status = gr.Markdown(status_markdown(ctx), elem_id="weights-status")
+        download_btn = gr.Button("Download weights", variant="primary", visible=not ready, scale=0,
+                                 min_width=180, elem_id="weights-download")
+
+    def fetch(progress=gr.Progress(track_tqdm=True)):
+        """Download the missing official weights; returns the new status text."""
+        progress(0, desc="Connecting to the Hugging Face Hub")
+        try:
+            download(ctx.weights_dir, progress=True)
+        except MuseTalkError as exc:
+            log.warning("weights download failed: %s", exc)
+            return status_markdown(ctx, error=str(exc)), gr.update(visible=True)
+        except Exception:
+            log.exception("weights download failed")
+            where = f" Details are in {ctx.log_path}." if ctx.log_path else ""
+            return status_markdown(ctx, error=f"An unexpected error stopped it.{where}"), gr.update(visible=True)
+        ctx.forget_pipeline()
+        gr.Info("The weights are ready.")
+        return status_markdown(ctx), gr.update(visible=bool(missing_files(ctx.weights_dir)))
+
+    def check():
+        """The weights status, as Markdown."""
+        return status_markdown(ctx), gr.update(visible=bool(missing_files(ctx.weights_dir)))
+
+    download_btn.click(fetch, None, [status, download_btn], api_name="download_weights",
+                       concurrency_id="download", concurrency_limit=1)
+    demo.load(check, None, [status, download_btn], api_name="weights_status", concurrency_limit=None)

@@ -1,0 +1,72 @@
+"""Shared by the trainer tests: a cached tiny weights folder whose VAE can actually decode the test clip.
+
+A randomly initialised tiny VAE decoder cannot represent faces, so nothing trained through it can show learning
+(see DESIGN.md, "Testing the trainer on tiny models"). ``autoencoder_weights`` pre-trains the tiny VAE as an
+autoencoder on the clip's face crops once and caches the folder across test sessions.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+DATA_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+CLIP = DATA_DIR / "retalking_face2.mp4"
+CACHE_VERSION = 1
+AE_STEPS = 150
+AE_BATCH = 8
+
+
+def cache_root() -> Path:
+    """Persistent across sessions: $MUSETALK_TEST_CACHE, else <tmp>/musetalk-test-cache."""
+    root = Path(os.environ.get("MUSETALK_TEST_CACHE") or Path(tempfile.gettempdir()) / "musetalk-test-cache")
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def pretrain_vae(vae, crops: np.ndarray, steps: int = AE_STEPS, batch: int = AE_BATCH, lr: float = 1e-3,
+                 seed: int = 0) -> list[float]:
+    """Train ``vae`` (in place) to reconstruct crops (n, 256, 256, 3) uint8 BGR; returns the L1 per step."""
+    from musetalk.models.vae import crops_to_tensor
+
+    g = torch.Generator().manual_seed(seed)
+    vae.train().requires_grad_(True)
+    opt = torch.optim.AdamW(vae.parameters(), lr=lr)
+    losses = []
+    for _ in range(steps):
+        idx = torch.randint(len(crops), (batch,), generator=g).numpy()
+        x = crops_to_tensor(crops[idx], torch.device("cpu"), torch.float32, mask_lower=False)
+        recon = vae(x, sample_posterior=False).sample
+        loss = (recon - x).abs().mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    vae.eval().requires_grad_(False)
+    return losses
+
+
+def autoencoder_weights(crops: np.ndarray) -> Path:
+    """Tiny random weights (seed 0) with the VAE pre-trained on ``crops``; built once, then read from the cache."""
+    from diffusers import AutoencoderKL
+
+    from musetalk.weights import VAE_DIR, make_random
+
+    root = cache_root() / f"tiny-ae-v{CACHE_VERSION}"
+    if (root / "done.json").is_file():
+        return root
+    shutil.rmtree(root, ignore_errors=True)
+    stage = Path(tempfile.mkdtemp(dir=root.parent, prefix=".tiny-ae-"))
+    make_random(stage, "tiny", seed=0)
+    vae = AutoencoderKL.from_pretrained(str(stage / VAE_DIR))
+    torch.manual_seed(0)
+    losses = pretrain_vae(vae, crops)
+    vae.save_pretrained(stage / VAE_DIR)
+    (stage / "done.json").write_text(json.dumps({"ae_l1_first": losses[0], "ae_l1_last": losses[-1]}))
+    os.replace(stage, root)
+    return root
