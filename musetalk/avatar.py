@@ -161,7 +161,7 @@ class Avatar:
               progress: Progress = _no_progress) -> Iterator[np.ndarray]:
         """Yield lip-synced frames as they are made; the face parameters are the ones prepared with."""
         cfg = InferenceConfig(face=self.face_cfg, batch_size=(cfg or InferenceConfig()).batch_size)
-        windows = self.pipeline.audio_windows(audio)
+        windows = self.pipeline.audio_windows(audio, True)
         return self.speak_windows(windows, cfg, progress)
 
     def speak_windows(self, windows: torch.Tensor, cfg: InferenceConfig,

@@ -12,7 +12,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from .config import FPS, InferenceConfig
+from .config import AUDIO_SAMPLE_RATE, FPS, InferenceConfig
 from .errors import InputError, NoFaceError
 from .media import MediaInfo, audio_duration, iter_frames, probe
 from .media.video import check_output_path as _check_writable
@@ -22,7 +22,9 @@ log = logging.getLogger(__name__)
 # Frames of the source size held at once in the worst case: two per batch slot (source + blended copy),
 # the 25-frame tail kept to mirror a short stream, and a few for the decoder, the writer and the face analyser.
 RESIDENT_FRAMES_EXTRA = 25 + 8
-WINDOW_BYTES = 50 * 384 * 4  # one frame's audio window, float32
+# Audio memory per video frame at the peak of the lazy windowing (generate and avatars): the 16 kHz samples, and
+# the Whisper hidden states (2 steps x 5 x 384 float32) held about three times (segments, concatenated, padded).
+AUDIO_BYTES_PER_FRAME = 4 * AUDIO_SAMPLE_RATE // FPS + 3 * 2 * 5 * 384 * 4
 FACE_SCAN_FPS = 5  # frames per second looked at by the up-front face scan
 FACE_SCAN_MAX = 200  # at most this many frames, spread over the whole video
 FACE_HINT = "Use a video where one face is clearly visible, roughly facing the camera."
@@ -99,10 +101,10 @@ def check_frame_memory(info: MediaInfo, batch_size: int = 8) -> None:
 
 
 def check_audio_memory(info: MediaInfo) -> None:
-    """The Whisper windows of the whole audio are held at once ((n_frames, 50, 384) float32, 77 kB per frame,
-    about twice that at the peak): refuse audio so long that they would exhaust memory."""
+    """The Whisper features of the whole audio are held at once (about 0.7 GB per 10 minutes at the peak):
+    refuse audio so long that they would exhaust memory."""
     n_frames = math.floor(info.duration * FPS)
-    need = n_frames * WINDOW_BYTES * 2
+    need = n_frames * AUDIO_BYTES_PER_FRAME
     free = available_memory()
     if free is not None and need > free:
         raise InputError(

@@ -16,12 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from .config import FaceConfig, InferenceConfig
+from .bench import batch_size_arg
 from .errors import InputError, MuseTalkError
 
 log = logging.getLogger("musetalk")
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
+BATCH_HELP = "frames per model call, or auto (from free memory)"
 
 
 # ------------------------------------------------------------------------------------------- options
@@ -32,6 +34,8 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     p.add_argument("--dtype", default="auto", choices=["auto", "fp32", "fp16", "bf16"],
                    help="auto = fp16 on GPU, bf16 on a CPU with native bf16, else fp32")
+    p.add_argument("--compile", action="store_true",
+                   help="torch.compile the UNet and VAE: faster on a GPU after slow first batches")
 
 
 def add_face_args(p: argparse.ArgumentParser, defaults: bool = True) -> None:
@@ -95,7 +99,20 @@ def _pipeline(ns: argparse.Namespace):
     from .models import load_models
     from .pipeline import LipSyncPipeline
 
-    return LipSyncPipeline(load_models(ns.weights, ns.device, ns.dtype, _finetuned(ns)))
+    from .models.device import optimize_models
+
+    models = load_models(ns.weights, ns.device, ns.dtype, _finetuned(ns))
+    return LipSyncPipeline(optimize_models(models, channels_last=True, compile=getattr(ns, "compile", False)))
+
+
+def _resolve_batch_size(ns: argparse.Namespace) -> None:
+    """``--batch-size auto`` -> a number from free memory (see ``models.device.choose_batch_size``)."""
+    if getattr(ns, "batch_size", None) == "auto":
+        from .models.device import choose_batch_size
+        from .weights import resolve_weights_dir
+
+        ns.batch_size = choose_batch_size(resolve_weights_dir(ns.weights), ns.device, ns.dtype)
+        log.info("batch size %d (auto)", ns.batch_size)
 
 
 def _finetuned(ns: argparse.Namespace) -> str | None:
@@ -108,8 +125,11 @@ def _finetuned(ns: argparse.Namespace) -> str | None:
 
 def cmd_generate(ns: argparse.Namespace) -> int:
     from .checks import check_generate_inputs
+    from .weights import check_weights, resolve_weights_dir
 
+    _resolve_batch_size(ns)
     tasks = _tasks(ns)
+    check_weights(resolve_weights_dir(ns.weights))  # instant: missing weights are named first
     for task in tasks:  # every task's inputs, before the models load: a wrong file fails in seconds
         check_generate_inputs(task["video"], task["audio"], task["out"], task["cfg"])
     pipe = _pipeline(ns)
@@ -190,6 +210,8 @@ def cmd_avatar(ns: argparse.Namespace) -> int:
         delete_avatar(root, ns.name)
         print(f"deleted {ns.name}")
         return 0
+    _resolve_batch_size(ns)
+    _check_avatar_inputs(ns, root / validate_name(ns.name))
     pipe = _pipeline(ns)
     update, close = tqdm_progress()
     try:
@@ -203,6 +225,21 @@ def cmd_avatar(ns: argparse.Namespace) -> int:
     finally:
         close()
     return 0
+
+
+def _check_avatar_inputs(ns: argparse.Namespace, root: Path) -> None:
+    """Wrong files fail before the models load: the video (and its face) to prepare; the audio, output and
+    avatar folder to speak."""
+    from .checks import check_audio, check_output_path, check_video, require_face
+
+    if ns.avatar_cmd == "prepare":
+        require_face(ns.video, check_video(ns.video, ns.batch_size))
+    else:
+        check_output_path(ns.out, (ns.audio,))
+        check_audio(ns.audio)
+        if not root.is_dir():
+            raise InputError(f"There is no avatar named {root.name!r} in {root.parent}.",
+                             "Prepare it with `python -m musetalk avatar prepare`.")
 
 
 def cmd_weights(ns: argparse.Namespace) -> int:
@@ -237,7 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--out", help="output .mp4")
     g.add_argument("--tasks", help="YAML of several tasks (name: {video, audio, [out], [overrides]})")
     g.add_argument("--out-dir", help="where --tasks outputs go when a task names no 'out' (default ./results)")
-    g.add_argument("--batch-size", type=int, default=8, help="frames per model call")
+    g.add_argument("--batch-size", type=batch_size_arg, default=8, help=BATCH_HELP)
     tuned = g.add_mutually_exclusive_group()
     tuned.add_argument("--lora", metavar="RUN_DIR", help="apply the LoRA adapter of a training run")
     tuned.add_argument("--unet", metavar="PATH", help="use a fully fine-tuned UNet (a run's unet.pth)")
@@ -251,14 +288,14 @@ def build_parser() -> argparse.ArgumentParser:
     ap = asub.add_parser("prepare", help="analyse and encode a video once")
     ap.add_argument("--video", required=True)
     ap.add_argument("--name", required=True)
-    ap.add_argument("--batch-size", type=int, default=8)
+    ap.add_argument("--batch-size", type=batch_size_arg, default=8, help=BATCH_HELP)
     add_model_args(ap)
     add_face_args(ap)
     sp = asub.add_parser("speak", help="make a prepared avatar say an audio")
     sp.add_argument("--name", required=True)
     sp.add_argument("--audio", required=True)
     sp.add_argument("--out", required=True)
-    sp.add_argument("--batch-size", type=int, default=8)
+    sp.add_argument("--batch-size", type=batch_size_arg, default=8, help=BATCH_HELP)
     add_model_args(sp)
     asub.add_parser("list", help="list prepared avatars")
     dp = asub.add_parser("delete", help="delete a prepared avatar")

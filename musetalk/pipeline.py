@@ -24,7 +24,7 @@ from .face import bbox_shift_range, draw_preview
 from .loop import RenderLoop
 from .media import VideoWriter, iter_frames, load_audio, probe
 from .models import MuseTalkModels
-from .models.audio import audio_features
+from .models.audio import FrameWindows, lazy_audio_features
 from .prep import FacePreparer, FrameFace, pingpong
 from .profiling import stage, timed_iter
 from .store import FrameStore
@@ -79,13 +79,18 @@ class LipSyncPipeline:
 
     # ---------------------------------------------------------------- audio
 
-    def audio_windows(self, audio: str | os.PathLike[str]) -> torch.Tensor:
-        """Any audio (or video with sound) -> (n_frames, 50, 384) float32 Whisper windows, n = floor(s * 25)."""
+    def audio_windows(self, audio: str | os.PathLike[str], lazy: bool = False) -> torch.Tensor | FrameWindows:
+        """Any audio (or video with sound) -> (n_frames, 50, 384) float32 Whisper windows, n = floor(s * 25).
+
+        lazy=True returns them as ``FrameWindows``, made per batch from the hidden states, so that long audio
+        costs 23 MB a minute instead of 140 (what ``generate`` and avatars use).
+        """
         with stage("audio_load"):
             wav = load_audio(audio)
         n = max(len(wav) * FPS // AUDIO_SAMPLE_RATE, 1)
         with stage("whisper", n, self.models.device):
-            return audio_features(self.models.whisper, self.models.feature_extractor, wav, FPS)
+            windows = lazy_audio_features(self.models.whisper, self.models.feature_extractor, wav, FPS)
+        return windows if lazy else windows.materialize()
 
     # ---------------------------------------------------------------- one-shot
 
@@ -107,7 +112,7 @@ class LipSyncPipeline:
         with stage("checks", 0):
             info, _ = check_generate_inputs(video, audio, out, cfg)
         progress("audio", 0, 1)
-        windows = self.audio_windows(audio)
+        windows = self.audio_windows(audio, True)
         progress("audio", 1, 1)
         with VideoWriter(out, info.width, info.height, fps=FPS, audio_path=audio) as writer:
             for frame in self.frames(video, windows, cfg, progress):
@@ -121,7 +126,7 @@ class LipSyncPipeline:
     def frames(
         self,
         video: str | os.PathLike[str],
-        windows: torch.Tensor,
+        windows: torch.Tensor | FrameWindows,
         cfg: InferenceConfig | None = None,
         progress: Progress = _no_progress,
     ) -> Iterator[np.ndarray]:

@@ -100,3 +100,41 @@ def audio_features(encoder, extractor, audio: np.ndarray, fps: int = FPS) -> tor
             f"({1 / fps:.2f} s) of speech is needed."
         )
     return frame_windows(encode_audio(encoder, extractor, audio), n_frames, fps)
+
+
+class FrameWindows:
+    """The per-frame windows of ``frame_windows``, made on demand: ``fw[a:b]`` -> (b - a, 50, 384) float32.
+
+    Holds the padded hidden states ((T + 16, 5, 384), 23 MB per minute), not the windows themselves, which repeat
+    each step five times (115 MB per minute): long audio then costs little memory. Supports what the render loop
+    needs: ``shape``, ``len``, and indexing the frame axis with a slice, a list or an index tensor.
+    """
+
+    def __init__(self, hidden: torch.Tensor, n_frames: int, fps: int = FPS) -> None:
+        self.padded = torch.cat(
+            [hidden.new_zeros(PAD_LEFT, *hidden.shape[1:]), hidden, hidden.new_zeros(PAD_RIGHT, *hidden.shape[1:])]
+        )
+        self.starts = torch.as_tensor(window_starts(n_frames, fps), device=hidden.device)
+        self.offsets = torch.arange(WINDOW_STEPS, device=hidden.device)
+        self.shape = torch.Size((n_frames, WINDOW_STEPS * hidden.shape[1], hidden.shape[2]))
+        self.device = hidden.device
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, key) -> torch.Tensor:
+        starts = self.starts[key]
+        idx = (starts[..., None] + self.offsets).clamp(max=self.padded.shape[0] - 1)  # as frame_windows
+        return self.padded[idx].reshape(*starts.shape, *self.shape[1:])
+
+    def materialize(self) -> torch.Tensor:
+        """All windows as one (n_frames, 50, 384) tensor, equal to ``frame_windows``."""
+        return self[:]
+
+
+def lazy_audio_features(encoder, extractor, audio: np.ndarray, fps: int = FPS) -> FrameWindows:
+    """Like ``audio_features``, without materialising the windows (for long audio)."""
+    n_frames = frame_count(len(audio), fps)
+    if n_frames < 1:
+        audio_features(encoder, extractor, audio, fps)  # raises the same InputError
+    return FrameWindows(encode_audio(encoder, extractor, audio), n_frames, fps)

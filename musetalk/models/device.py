@@ -75,11 +75,13 @@ _BYTES_PER_FRAME_FP32 = 0.25 * 2**30
 MAX_AUTO_BATCH = 32
 
 
-def auto_batch_size(device: torch.device, dtype: torch.dtype, budget_fraction: float = 0.5) -> int:
+def auto_batch_size(device: torch.device, dtype: torch.dtype, budget_fraction: float = 0.5,
+                    reserve_bytes: int = 0) -> int:
     """Frames per model call from free memory: CUDA free memory, else the host's available RAM.
 
-    Uses ``budget_fraction`` of what is free for activations (weights are already resident). On a CPU the
-    speed hardly depends on the batch, so it is capped at 8 there to keep peak RSS low; on a GPU at 32.
+    Uses ``budget_fraction`` of what is free, less ``reserve_bytes`` (the weights, when they are not loaded
+    yet), for activations. On a CPU the speed hardly depends on the batch, so it is capped at 8 there to keep
+    peak RSS low; on a GPU at 32.
     """
     per_frame = _BYTES_PER_FRAME_FP32 * (0.5 if dtype in (torch.float16, torch.bfloat16) else 1.0)
     if device.type == "cuda":
@@ -88,7 +90,18 @@ def auto_batch_size(device: torch.device, dtype: torch.dtype, budget_fraction: f
     else:
         free = _available_ram()
         cap = 8
-    return int(max(1, min(cap, free * budget_fraction // per_frame)))
+    return int(max(1, min(cap, max(free - reserve_bytes, 0) * budget_fraction // per_frame)))
+
+
+def choose_batch_size(weights_dir, device: str, dtype: str) -> int:
+    """``--batch-size auto`` before the models load: free memory less the weights' size in that dtype."""
+    from pathlib import Path
+
+    dev = resolve_device(device)
+    dt = resolve_dtype(dtype, dev)
+    root = Path(weights_dir)
+    on_disk = sum(f.stat().st_size for f in root.rglob("*") if f.is_file()) if root.is_dir() else 0
+    return auto_batch_size(dev, dt, reserve_bytes=int(on_disk * torch.finfo(dt).bits / 32))
 
 
 def _available_ram() -> int:

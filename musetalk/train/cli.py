@@ -39,7 +39,8 @@ def register(sub) -> None:
     t.add_argument("--min-ref-distance", type=int, default=D.min_ref_distance)
     t.add_argument("--syncnet-t", type=int, default=D.syncnet_t, help="consecutive frames per sample")
     t.add_argument("--val-fraction", type=float, default=D.val_fraction)
-    t.add_argument("--val-every", type=int, default=D.val_every)
+    t.add_argument("--val-every", type=int, default=D.val_every, help="validation every K steps (0 = start, end)")
+    t.add_argument("--val-frames", type=int, default=D.val_frames, help="held-out frames in the validation loss")
     t.add_argument("--save-every", type=int, default=D.save_every)
     t.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     t.add_argument("--seed", type=int, default=D.seed)
@@ -59,7 +60,8 @@ def config_from_args(ns: argparse.Namespace) -> TrainConfig:
         init=ns.init, lora_rank=rank, steps=ns.steps, batch_size=ns.batch_size, grad_accum=ns.grad_accum,
         lr=ns.lr, pixel_weight=ns.pixel_weight, latent_weight=ns.latent_weight,
         min_ref_distance=ns.min_ref_distance, syncnet_t=ns.syncnet_t, val_fraction=ns.val_fraction,
-        val_every=ns.val_every, save_every=ns.save_every, seed=ns.seed, grad_checkpointing=ns.grad_checkpointing,
+        val_every=ns.val_every, val_frames=ns.val_frames, save_every=ns.save_every, seed=ns.seed,
+        grad_checkpointing=ns.grad_checkpointing,
         mixed_precision=ns.dtype, face=face_config(ns),
     )
 

@@ -78,7 +78,8 @@ def train(job: TrainJob, cfg: TrainConfig, resume: bool = False, stop: threading
     if resume:
         job, cfg = _resume_settings(run_dir, job, cfg)
     elif (run_dir / CONFIG_JSON).exists():
-        raise InputError(f"{run_dir} already holds a training run.", "Add --resume to continue it, or choose another --out.")
+        raise InputError(f"{run_dir} already holds a training run.",
+                         "Add --resume to continue it, or choose another --out.")
     cfg.validate()
     check_clip(Path(job.clip), job.audio)
     models = load_models(job.weights, job.device, "fp32")

@@ -66,20 +66,45 @@ def test_missing_weights_exit_2(media: RobustMedia, tmp_path: Path, capsys: pyte
     assert err.endswith("to fetch the official weights.")
 
 
-def test_bad_input_is_reported_before_the_models_load(media: RobustMedia, tmp_path: Path,
+def test_bad_input_is_reported_before_the_models_load(media: RobustMedia, tiny_weights: Path, tmp_path: Path,
                                                       capsys: pytest.CaptureFixture[str],
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    """A text file given as the video fails in the checks: the (missing) weights are never even looked at."""
+    """A text file given as the video fails in the checks, before the models load (only the weights' presence,
+    an instant check, comes first)."""
     monkeypatch.setattr(cli, "_pipeline", lambda ns: pytest.fail("models must not load for a bad input"))
-    code, err = _main(["generate", "--weights", tmp_path / "nowhere", "--video", media.text_as_mp4(),
+    code, err = _main(["generate", "--weights", tiny_weights, "--video", media.text_as_mp4(),
                        "--audio", media.tone(), "--out", tmp_path / "out.mp4"], capsys)
     assert code == 2
     assert err.startswith("error: ") and "notes.mp4 could not be opened as media" in err
     assert len(err.splitlines()) == 1
 
 
+@pytest.mark.parametrize("case", ["speak-unknown", "prepare-no-face", "bad-name"])
+def test_avatar_commands_check_before_the_models_load(media: RobustMedia, tiny_weights: Path, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str],
+                                                      monkeypatch: pytest.MonkeyPatch, case: str) -> None:
+    monkeypatch.setattr(cli, "_pipeline", lambda ns: pytest.fail("models must not load for a bad input"))
+    avatars = ["avatar", "--avatars", tmp_path / "avatars"]
+    model = ["--weights", tiny_weights, "--device", "cpu"]
+    argv, expected = {
+        "speak-unknown": (["speak", "--name", "ghost", "--audio", media.tone(), "--out", tmp_path / "o.mp4"],
+                          f"error: There is no avatar named 'ghost' in {tmp_path / 'avatars'}. "
+                          "Prepare it with `python -m musetalk avatar prepare`."),
+        "prepare-no-face": (["prepare", "--name", "bars", "--video", media.testsrc()],
+                            "error: No face was found in any of 5 frames sampled across the video "
+                            "(testsrc_1.0_160x120_25.mp4). " + "Use a video where one face is clearly visible, "
+                            "roughly facing the camera."),
+        "bad-name": (["prepare", "--name", "../up", "--video", media.testsrc()],
+                     "error: Invalid avatar name '../up'. Use 1-64 letters, digits, '_', '-' or '.', starting with "
+                     "a letter or digit."),
+    }[case]
+    code, err = _main([*avatars, *argv, *model], capsys)
+    assert (code, err) == (2, expected)
+    assert not (tmp_path / "avatars").exists()
+
+
 def test_tasks_file_is_checked_whole_before_any_work(media: RobustMedia, stub_pipe: LipSyncPipeline,
-                                                     tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                     tiny_weights: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """The second task's audio is missing: exit 2 naming it, and the first task was not generated either."""
     monkeypatch.setattr(cli, "_pipeline", lambda ns: stub_pipe)
@@ -88,12 +113,14 @@ def test_tasks_file_is_checked_whole_before_any_work(media: RobustMedia, stub_pi
         "good": {"video": str(media.face_frame("png")), "audio": str(media.tone(seconds=0.2))},
         "bad": {"video": str(media.face_frame("png")), "audio": "missing.wav"},
     }))
-    code, err = _main(["generate", "--tasks", tasks, "--out-dir", tmp_path / "results"], capsys)
+    code, err = _main(["generate", "--weights", tiny_weights, "--tasks", tasks, "--out-dir", tmp_path / "results"],
+                      capsys)
     assert code == 2 and err == f"error: File not found: {tmp_path / 'missing.wav'}. Check the path and try again."
     assert list((tmp_path / "results").iterdir()) == []
 
 
-def test_tasks_default_results_folder_is_created(media: RobustMedia, stub_pipe: LipSyncPipeline, tmp_path: Path,
+def test_tasks_default_results_folder_is_created(media: RobustMedia, stub_pipe: LipSyncPipeline,
+                                                 tiny_weights: Path, tmp_path: Path,
                                                  capsys: pytest.CaptureFixture[str],
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     """Tasks without 'out' go to ./results, which the CLI creates (it used to fail: folder does not exist)."""
@@ -101,12 +128,13 @@ def test_tasks_default_results_folder_is_created(media: RobustMedia, stub_pipe: 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "tasks.yaml").write_text(yaml.safe_dump(
         {"clip": {"video": str(media.face_frame("png")), "audio": str(media.tone(seconds=0.2))}}))
-    code, _ = _main(["generate", "--tasks", "tasks.yaml"], capsys)
+    code, _ = _main(["generate", "--weights", tiny_weights, "--tasks", "tasks.yaml"], capsys)
     assert code == 0
     assert len(list(iter_frames(tmp_path / "results" / "clip.mp4"))) == 5
 
 
-def test_unexpected_bug_exits_1_with_a_log_path(media: RobustMedia, tiny_models, tmp_path: Path,
+def test_unexpected_bug_exits_1_with_a_log_path(media: RobustMedia, tiny_models, tiny_weights: Path,
+                                                tmp_path: Path,
                                                 capsys: pytest.CaptureFixture[str],
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     """A bug is not dressed up as a user error: exit 1, one line naming the log that holds the traceback."""
@@ -115,7 +143,8 @@ def test_unexpected_bug_exits_1_with_a_log_path(media: RobustMedia, tiny_models,
     monkeypatch.setattr(cli, "_pipeline", lambda ns: pipe)
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     monkeypatch.setattr("tempfile.tempdir", None)  # re-read TMPDIR
-    code, err = _main(["generate", "--video", media.face_frame("png"), "--audio", media.tone(seconds=0.2),
+    code, err = _main(["generate", "--weights", tiny_weights, "--video", media.face_frame("png"), "--audio",
+                       media.tone(seconds=0.2),
                        "--out", tmp_path / "out.mp4"], capsys)
     log = tmp_path / "musetalk-error.log"
     assert code == 1
