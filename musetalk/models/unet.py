@@ -18,10 +18,15 @@ def load_unet(unet_dir: Path, device: torch.device, dtype: torch.dtype):
         config = json.loads(config_path.read_text())
     except (OSError, json.JSONDecodeError) as exc:
         raise WeightsError(f"Cannot read the UNet config {config_path}: {exc}.") from exc
-    unet = UNet2DConditionModel.from_config({k: v for k, v in config.items() if not k.startswith("_")})
+    from accelerate import init_empty_weights
+
+    # Build on the meta device and adopt the loaded (memory-mapped) tensors: one copy of the 3.4 GB fp32 UNet
+    # in memory instead of two (random init + state dict) at load time.
+    with init_empty_weights():
+        unet = UNet2DConditionModel.from_config({k: v for k, v in config.items() if not k.startswith("_")})
     state = load_state_dict(weights_path)
     try:
-        unet.load_state_dict(state)
+        unet.load_state_dict(state, assign=True)
     except RuntimeError as exc:
         raise WeightsError(
             f"{weights_path} does not match the architecture in {config_path}.",
@@ -37,7 +42,7 @@ def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
             from safetensors.torch import load_file
 
             return load_file(str(path))
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except Exception as exc:  # truncated zip, pickle errors, safetensors header errors
         raise WeightsError(
             f"Cannot read {path}: the file is damaged or incomplete.",
