@@ -15,8 +15,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .config import FaceConfig, InferenceConfig
 from .bench import batch_size_arg
+from .config import FaceConfig, InferenceConfig
 from .errors import InputError, MuseTalkError
 
 log = logging.getLogger("musetalk")
@@ -97,12 +97,11 @@ def tqdm_progress() -> tuple[Callable[[str, int, int], None], Callable[[], None]
 
 def _pipeline(ns: argparse.Namespace):
     from .models import load_models
+    from .models.device import optimize_models
     from .pipeline import LipSyncPipeline
 
-    from .models.device import optimize_models
-
     models = load_models(ns.weights, ns.device, ns.dtype, _finetuned(ns))
-    return LipSyncPipeline(optimize_models(models, channels_last=True, compile=getattr(ns, "compile", False)))
+    return LipSyncPipeline(optimize_models(models, compile=getattr(ns, "compile", False)))
 
 
 def _resolve_batch_size(ns: argparse.Namespace) -> None:

@@ -40,7 +40,8 @@ def register(sub: Any) -> None:
                    help="frames of VIDEO the avatar is prepared from (it loops them); default 250 (10 s)")
     b.add_argument("--only", choices=["oneshot", "avatar"], help="run one of the two")
     b.add_argument("--compile", action="store_true", help="torch.compile the UNet and VAE (slow first batches)")
-    b.add_argument("--no-channels-last", action="store_true", help="keep the default NCHW memory layout")
+    b.add_argument("--channels-last", choices=["auto", "on", "off"], default="auto",
+                   help="NHWC memory layout for the convolutions; auto = on CUDA only (slower on CPU here)")
     b.add_argument("--serial", action="store_true", help="run every stage in one thread (no pipelining)")
     b.add_argument("--sync-stages", action="store_true",
                    help="on a GPU, wait for the device at the end of each model stage (exact stage times, "
@@ -56,7 +57,8 @@ def cmd_bench(ns: argparse.Namespace) -> int:
     opts = BenchOptions(
         video=ns.video, audio=ns.audio, weights=ns.weights, random=ns.random, device=ns.device, dtype=ns.dtype,
         batch_size=ns.batch_size, frames=ns.frames, avatar_source_frames=ns.avatar_source_frames, only=ns.only,
-        compile=ns.compile, channels_last=not ns.no_channels_last, pipelined=not ns.serial,
+        compile=ns.compile, channels_last={"auto": None, "on": True, "off": False}[ns.channels_last],
+        pipelined=not ns.serial,
         sync_stages=ns.sync_stages, keep=ns.keep,
     )
     result = run_bench(opts)

@@ -62,7 +62,7 @@ class BenchOptions:
     avatar_source_frames: int = 250
     only: str | None = None  # "oneshot" | "avatar"
     compile: bool = False
-    channels_last: bool = True
+    channels_last: bool | None = None  # None: on CUDA only
     pipelined: bool = True
     sync_stages: bool = False
     keep: str | None = None
@@ -263,8 +263,8 @@ def format_table(r: dict[str, Any]) -> str:
     lines = [
         f"machine: {m['cpu']}, {m['cores']} cores ({m['cpu_isa']}), torch {m['torch']} {m['torch_threads']} "
         f"threads, {m['device']} {m['dtype']}" + (f", {m['gpu']}" if "gpu" in m else ""),
-        f"load average {m['load_average_start'][0]:.2f} -> {m['load_average_end'][0]:.2f}; frames {r['frames']}, "
-        f"batch {r['options']['batch_size']}; models loaded in {r['load_s']:.1f} s, warm-up {r['warmup_s']:.1f} s",
+        (f"load average {m['load_average_start'][0]:.2f} -> {m['load_average_end'][0]:.2f}; frames {r['frames']}, "
+         f"batch {r['options']['batch_size']}; models loaded in {r['load_s']:.1f} s, warm-up {r['warmup_s']:.1f} s"),
         "",
         f"{'stage':<34}{'thread':>8}{'one-shot s/frame':>18}{'avatar s/frame':>16}{'prepare s/frame':>17}",
     ]

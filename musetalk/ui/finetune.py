@@ -56,9 +56,14 @@ def _plot_frame(run_dir: Path | None):
     import pandas as pd
 
     rows = [] if run_dir is None else load_metrics(run_dir)
-    points = [{"step": r["step"], "value": r[k], "series": label}
-              for r in rows for k, label in SERIES.items() if k in r]
-    return pd.DataFrame(points or [], columns=["step", "value", "series"])
+    points = [(r["step"], r[k], label) for r in rows for k, label in SERIES.items() if k in r]
+    if not points:
+        # Not an empty frame: a LinePlot that once held an empty frame keeps its axes but never draws lines
+        # again (gradio 6.31); starting from None draws correctly.
+        return None
+    return pd.DataFrame({"step": pd.Series([p[0] for p in points], dtype="int64"),
+                         "value": pd.Series([p[1] for p in points], dtype="float64"),
+                         "series": pd.Series([p[2] for p in points], dtype="object")})
 
 
 def _latest_val(run_dir: Path | None) -> str | None:

@@ -59,7 +59,7 @@ def test_generate_with_lora_differs_from_base(lora_run, short_clip, tiny_weights
     assert diff > 0.5, diff
 
 
-def test_generate_rejects_a_missing_run(short_clip, tmp_path, capsys):
+def test_generate_rejects_a_missing_run(short_clip, tiny_weights, tmp_path, capsys):
     code = main(["generate", "--video", str(short_clip), "--audio", str(short_clip), "--out",
-                 str(tmp_path / "o.mp4"), "--lora", str(tmp_path / "nope")])
+                 str(tmp_path / "o.mp4"), "--weights", str(tiny_weights), "--lora", str(tmp_path / "nope")])
     assert code == 2 and "does not exist" in capsys.readouterr().err
