@@ -17,6 +17,7 @@ STEPS = int(os.environ.get("MUSETALK_LEARNING_STEPS", "300"))
 
 
 @pytest.mark.slow
+@pytest.mark.learning
 def test_tiny_unet_learns_the_clip(ae_weights, clip_path, tmp_path):
     run = tmp_path / "run"
     code = main(["train", "--clip", str(clip_path), "--out", str(run), "--weights", str(ae_weights),
