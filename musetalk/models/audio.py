@@ -46,20 +46,32 @@ def window_starts(n_frames: int, fps: int = FPS) -> np.ndarray:
 
 
 @torch.inference_mode()
-def encode_audio(encoder, extractor, audio: np.ndarray, sample_rate: int = AUDIO_SAMPLE_RATE) -> torch.Tensor:
+def encode_audio(encoder, extractor, audio: np.ndarray, sample_rate: int = AUDIO_SAMPLE_RATE,
+                 pad: tuple[int, int] = (0, 0)) -> torch.Tensor:
     """audio: (n,) float32 mono at 16 kHz -> hidden states (T, 5, 384) float32 on the encoder's device,
-    T = floor(seconds * 50): embedding output + 4 layers, 30 s segments concatenated."""
+    T = floor(seconds * 50): embedding output + 4 layers, 30 s segments concatenated.
+
+    pad: (left, right) zero steps around them, written into one buffer (no concatenated copies: long audio).
+    """
     device = next(encoder.parameters()).device
     dtype = next(encoder.parameters()).dtype
     seg = SEGMENT_SECONDS * sample_rate
-    parts = []
+    steps = math.floor(len(audio) / sample_rate * WHISPER_STEPS_PER_SECOND)
+    hidden: torch.Tensor | None = None
+    at = pad[0]
     for start in range(0, max(len(audio), 1), seg):
         chunk = audio[start : start + seg]
         feats = extractor(chunk, sampling_rate=sample_rate, return_tensors="pt").input_features
         out = encoder(feats.to(device=device, dtype=dtype), output_hidden_states=True)
-        parts.append(torch.stack(out.hidden_states, dim=2)[0].float())  # (1500, 5, 384)
-    steps = math.floor(len(audio) / sample_rate * WHISPER_STEPS_PER_SECOND)
-    return torch.cat(parts, dim=0)[:steps]
+        part = torch.stack(out.hidden_states, dim=2)[0]  # (1500, 5, 384)
+        if hidden is None:
+            hidden = torch.zeros(pad[0] + steps + pad[1], *part.shape[1:], device=device)
+        take = min(part.shape[0], pad[0] + steps - at)
+        if take > 0:
+            hidden[at : at + take] = part[:take].float()
+            at += take
+    assert hidden is not None
+    return hidden
 
 
 def frame_windows(hidden: torch.Tensor, n_frames: int, fps: int = FPS) -> torch.Tensor:
@@ -110,10 +122,12 @@ class FrameWindows:
     needs: ``shape``, ``len``, and indexing the frame axis with a slice, a list or an index tensor.
     """
 
-    def __init__(self, hidden: torch.Tensor, n_frames: int, fps: int = FPS) -> None:
-        self.padded = torch.cat(
-            [hidden.new_zeros(PAD_LEFT, *hidden.shape[1:]), hidden, hidden.new_zeros(PAD_RIGHT, *hidden.shape[1:])]
-        )
+    def __init__(self, hidden: torch.Tensor, n_frames: int, fps: int = FPS, padded: bool = False) -> None:
+        """hidden: (T, 5, 384), or already zero-padded (PAD_LEFT + T + PAD_RIGHT, 5, 384) when ``padded``."""
+        if not padded:
+            hidden = torch.cat([hidden.new_zeros(PAD_LEFT, *hidden.shape[1:]), hidden,
+                                hidden.new_zeros(PAD_RIGHT, *hidden.shape[1:])])
+        self.padded = hidden
         self.starts = torch.as_tensor(window_starts(n_frames, fps), device=hidden.device)
         self.offsets = torch.arange(WINDOW_STEPS, device=hidden.device)
         self.shape = torch.Size((n_frames, WINDOW_STEPS * hidden.shape[1], hidden.shape[2]))
@@ -137,4 +151,4 @@ def lazy_audio_features(encoder, extractor, audio: np.ndarray, fps: int = FPS) -
     n_frames = frame_count(len(audio), fps)
     if n_frames < 1:
         audio_features(encoder, extractor, audio, fps)  # raises the same InputError
-    return FrameWindows(encode_audio(encoder, extractor, audio), n_frames, fps)
+    return FrameWindows(encode_audio(encoder, extractor, audio, pad=(PAD_LEFT, PAD_RIGHT)), n_frames, fps, True)
