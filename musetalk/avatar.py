@@ -99,19 +99,19 @@ class Avatar:
         shutil.rmtree(work, ignore_errors=True)
         store = FrameStore(work, info.width, info.height)
         latents: list[torch.Tensor] = []
-        pending: list[int] = []
+        pending: list[np.ndarray | None] = []  # the batch's crops (None: no face), cut while the frame is in memory
         try:
             with FacePreparer(face_cfg, fps=FPS, static_image_mode=info.is_image) as prep:
                 for i, frame in enumerate(timed_iter("decode", iter_frames(video, FPS))):
                     with stage("landmarks"):
                         face = prep(frame)
                     store.append(frame, face)
-                    pending.append(i)
+                    pending.append(None if face is None else face.crop(frame))
                     if len(pending) == batch_size:
-                        latents += _encode(pipeline, store, pending)
+                        latents += _encode(pipeline, pending)
                         pending = []
                         progress("prepare", i + 1, max(info.n_frames, i + 1))
-            latents += _encode(pipeline, store, pending)
+            latents += _encode(pipeline, pending)
             store.finish()
             if not any(f is not None for f in store.faces):
                 raise NoFaceError(f"No face was found in any frame of {Path(video).name}.",
@@ -193,12 +193,12 @@ class Avatar:
         return Path(out)
 
 
-def _encode(pipeline: LipSyncPipeline, store: FrameStore, indices: list[int]) -> list[torch.Tensor]:
-    """Latents for store frames ``indices``, zeros for frames without a face."""
-    out = [torch.zeros(8, 32, 32) for _ in indices]
-    with_face = [k for k, i in enumerate(indices) if store.faces[i] is not None]
+def _encode(pipeline: LipSyncPipeline, crops: list[np.ndarray | None]) -> list[torch.Tensor]:
+    """(8, 32, 32) latents for a batch of face crops, zeros where there is no face (None)."""
+    out = [torch.zeros(8, 32, 32) for _ in crops]
+    with_face = [k for k, c in enumerate(crops) if c is not None]
     if with_face:
-        crops = np.stack([store.faces[indices[k]].crop(store.frame(indices[k])) for k in with_face])
-        for k, lat in zip(with_face, pipeline.renderer.encode(crops)):
+        batch = np.stack([crops[k] for k in with_face])
+        for k, lat in zip(with_face, pipeline.renderer.encode(batch)):
             out[k] = lat.float().cpu()
     return out
