@@ -91,5 +91,7 @@ def cmd_train(ns: argparse.Namespace) -> int:
         signal.signal(signal.SIGINT, previous)
         close()
     print(f"{result.status} at step {result.step}: model in {result.model_path}")
-    print(f"use it with: python -m musetalk generate --lora {result.run_dir} ...")
+    flag = "--unet" if Path(result.model_path).suffix == ".pth" else "--lora"
+    target = result.model_path if flag == "--unet" else result.run_dir
+    print(f"use it with: python -m musetalk generate {flag} {target} ...")
     return 0
