@@ -132,13 +132,21 @@ def cmd_generate(ns: argparse.Namespace) -> int:
     for task in tasks:  # every task's inputs, before the models load: a wrong file fails in seconds
         check_generate_inputs(task["video"], task["audio"], task["out"], task["cfg"])
     pipe = _pipeline(ns)
+    written: list[Path] = []
     for task in tasks:
         update, close = tqdm_progress()
         try:
-            out = pipe.generate(task["video"], task["audio"], task["out"], task["cfg"], update)
+            written.append(pipe.generate(task["video"], task["audio"], task["out"], task["cfg"], update))
+        except KeyboardInterrupt:
+            if not written:
+                raise
+            close()
+            print(f"\ninterrupted: {len(written)} of {len(tasks)} videos were written (listed above); "
+                  f"{task['out']} was not.", file=sys.stderr)
+            return EXIT_INTERRUPTED
         finally:
             close()
-        print(f"wrote {out}")
+        print(f"wrote {written[-1]}")
     return 0
 
 
@@ -350,7 +358,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
-        print("\ninterrupted: nothing was written.", file=sys.stderr)
+        print("\ninterrupted: the output in progress was not written.", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception:  # a bug: keep the traceback out of the user's face, but not out of reach
         log_path = Path(tempfile.gettempdir()) / "musetalk-error.log"

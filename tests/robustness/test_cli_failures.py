@@ -189,6 +189,39 @@ def test_interrupted_generation_leaves_nothing(media: RobustMedia, tiny_weights:
                                                sig: signal.Signals) -> None:
     code, err, out_dir, tmp = _interrupt_mid_generation(media, tiny_weights, tmp_path, sig)
     assert code == 130, err
-    assert err.strip().splitlines()[-1] == "interrupted: nothing was written."
+    assert err.strip().splitlines()[-1] == "interrupted: the output in progress was not written."
     assert list(out_dir.iterdir()) == []  # no out.mp4, no hidden temporary video
     assert [p.name for p in tmp.iterdir() if p.name.startswith("musetalk")] == []  # no frame spool
+
+
+def test_interrupted_task_list_keeps_and_names_the_finished_videos(media: RobustMedia, tiny_weights: Path,
+                                                                  tmp_path: Path) -> None:
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    tasks = tmp_path / "tasks.yaml"
+    tasks.write_text(yaml.safe_dump({
+        "first": {"video": str(media.face()), "audio": str(media.tone(seconds=1.0)), "out": str(out_dir / "a.mp4")},
+        "second": {"video": str(media.face()), "audio": str(media.tone(seconds=20.0)), "out": str(out_dir / "b.mp4")},
+    }))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "musetalk", "generate", "--weights", str(tiny_weights), "--device", "cpu",
+         "--tasks", str(tasks)],
+        env={**os.environ, "PYTHONPATH": str(REPO)}, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 150
+        while proc.poll() is None and time.monotonic() < deadline and not (
+                (out_dir / "a.mp4").exists() and any(p.name.startswith(".b.") for p in out_dir.iterdir())):
+            time.sleep(0.1)
+        assert proc.poll() is None, f"the tasks ended before they could be interrupted: {proc.communicate()}"
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 130, err
+    assert f"wrote {out_dir / 'a.mp4'}" in out
+    assert err.strip().splitlines()[-1] == (f"interrupted: 1 of 2 videos were written (listed above); "
+                                            f"{out_dir / 'b.mp4'} was not.")
+    assert sorted(p.name for p in out_dir.iterdir()) == ["a.mp4"]
