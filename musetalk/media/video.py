@@ -10,6 +10,7 @@ import logging
 import os
 import subprocess
 import secrets
+from glob import escape as glob_escape
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
@@ -150,6 +151,34 @@ def check_output_path(out_path: str | os.PathLike[str]) -> str:
     return muxer
 
 
+def remove_orphaned_temp_files(out_path: Path) -> list[Path]:
+    """Delete the hidden temporary videos for ``out_path`` whose writing process no longer exists."""
+    removed = []
+    for tmp in out_path.parent.glob(f".{glob_escape(out_path.stem)}.*-*.tmp{glob_escape(out_path.suffix)}"):
+        pid_text = tmp.name[len(out_path.stem) + 2 :].split("-", 1)[0]
+        if not pid_text.isdigit() or _process_alive(int(pid_text)):
+            continue
+        try:
+            tmp.unlink()
+        except OSError:  # someone else's file, or already gone: not ours to insist on
+            continue
+        logger.info("removed %s, left by a writer that was killed", tmp)
+        removed.append(tmp)
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    if os.name == "nt":  # signal 0 is CTRL_C_EVENT there, not a probe: never clean up rather than interrupt
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by another user
+        return True
+    return True
+
+
 class VideoWriter:
     """Encode BGR frames to an H.264 video, optionally muxing an audio file's track, written atomically.
 
@@ -184,9 +213,11 @@ class VideoWriter:
             audio = audio_info.path
 
         # Not mkstemp: its 0600 mode would survive ffmpeg's O_TRUNC and the rename. ffmpeg creates the file itself
-        # (mode from the umask, like any other output); the random token keeps concurrent writers apart.
+        # (mode from the umask, like any other output); the random token keeps concurrent writers apart, and the pid
+        # lets a later writer remove what a killed one (SIGKILL, power loss) left behind.
         name, suffix = self.out_path.stem, self.out_path.suffix
-        self._tmp_path = self.out_path.with_name(f".{name}.{secrets.token_hex(4)}.tmp{suffix}")
+        remove_orphaned_temp_files(self.out_path)
+        self._tmp_path = self.out_path.with_name(f".{name}.{os.getpid()}-{secrets.token_hex(4)}.tmp{suffix}")
         cmd = [ffmpeg_exe(), *BASE_ARGS, "-v", "error", "-y",
                "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", f"{self.width}x{self.height}", "-framerate", str(fps),
                "-i", "pipe:0"]

@@ -5,6 +5,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -241,3 +242,27 @@ def test_writer_rejects_audio_without_sound(media: MediaFactory, tmp_path: Path)
 def test_writer_rejects_unknown_extension(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="unsupported extension"):
         VideoWriter(tmp_path / "a.gif", 64, 64)
+
+
+def test_writer_removes_temp_files_of_killed_writers_only(tmp_path: Path) -> None:
+    out = tmp_path / "a.mp4"
+    script = ("import sys, time, numpy as np\nfrom musetalk.media import VideoWriter\n"
+              f"w = VideoWriter({str(out)!r}, 64, 64)\nw.write(np.zeros((64, 64, 3), np.uint8))\n"
+              "print(w._tmp_path, flush=True)\ntime.sleep(60)\n")
+    killed = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
+                              env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
+    orphan = Path(killed.stdout.readline().strip())
+    assert orphan.parent == tmp_path and orphan.name.startswith(".a."), orphan
+    killed.kill()  # SIGKILL: no cleanup runs
+    killed.wait()
+    killed.stdout.close()
+    deadline = time.monotonic() + 10
+    while not orphan.exists() and time.monotonic() < deadline:  # ffmpeg finishes on stdin EOF
+        time.sleep(0.05)
+    assert orphan.exists()
+    alive = tmp_path / f".a.{os.getpid()}-00000000.tmp.mp4"  # a writer that is still running (this process)
+    alive.write_bytes(b"in progress")
+    other = tmp_path / f".ab.{killed.pid}-00000000.tmp.mp4"  # another target's, even if its writer is dead
+    other.write_bytes(b"x")
+    write_video(out, _frames(2, 64, 64))
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([alive.name, other.name, "a.mp4"])
