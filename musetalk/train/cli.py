@@ -29,21 +29,27 @@ def register(sub) -> None:
     mode = t.add_mutually_exclusive_group()
     mode.add_argument("--lora-rank", type=int, default=None, help=f"LoRA rank (default {D.lora_rank})")
     mode.add_argument("--full", action="store_true", help="train every UNet weight instead of a LoRA adapter")
-    t.add_argument("--steps", type=int, default=D.steps)
-    t.add_argument("--batch-size", type=int, default=D.batch_size)
+    t.add_argument("--steps", type=int, help=f"optimizer steps in all (default {D.steps}; on --resume, the run's)")
+    t.add_argument("--batch-size", type=int, default=D.batch_size, help=f"samples per step (default {D.batch_size})")
     t.add_argument("--grad-accum", type=int, default=D.grad_accum, help="micro-batches per optimizer step")
     t.add_argument("--grad-checkpointing", action="store_true", help="trade compute for memory")
-    t.add_argument("--lr", type=float, default=D.lr)
-    t.add_argument("--pixel-weight", type=float, default=D.pixel_weight)
-    t.add_argument("--latent-weight", type=float, default=D.latent_weight)
-    t.add_argument("--min-ref-distance", type=int, default=D.min_ref_distance)
+    t.add_argument("--lr", type=float, default=D.lr, help=f"AdamW learning rate (default {D.lr:g})")
+    t.add_argument("--pixel-weight", type=float, default=D.pixel_weight,
+                   help=f"weight of L1(decoded face, target face) (default {D.pixel_weight:g})")
+    t.add_argument("--latent-weight", type=float, default=D.latent_weight,
+                   help=f"weight of L1(predicted latent, target latent) (default {D.latent_weight:g})")
+    t.add_argument("--min-ref-distance", type=int, default=D.min_ref_distance,
+                   help=f"frames between a target and its reference, at least (default {D.min_ref_distance})")
     t.add_argument("--syncnet-t", type=int, default=D.syncnet_t, help="consecutive frames per sample")
-    t.add_argument("--val-fraction", type=float, default=D.val_fraction)
-    t.add_argument("--val-every", type=int, default=D.val_every, help="validation every K steps (0 = start, end)")
+    t.add_argument("--val-fraction", type=float, default=D.val_fraction,
+                   help=f"last part of the clip held out for validation (default {D.val_fraction:g})")
+    t.add_argument("--val-every", type=int,
+                   help=f"validation every K steps (default {D.val_every}; 0 = start and end only)")
     t.add_argument("--val-frames", type=int, default=D.val_frames, help="held-out frames in the validation loss")
-    t.add_argument("--save-every", type=int, default=D.save_every)
+    t.add_argument("--save-every", type=int,
+                   help=f"checkpoint every K steps, and at the end (default {D.save_every}; 0 = end only)")
     t.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
-    t.add_argument("--seed", type=int, default=D.seed)
+    t.add_argument("--seed", type=int, default=D.seed, help=f"(default {D.seed})")
     t.add_argument("--cache-dir", help="where the prepared clip is cached (default RUN_DIR/prep)")
     t.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     t.add_argument("--dtype", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
@@ -54,7 +60,13 @@ def register(sub) -> None:
 
 def config_from_args(ns: argparse.Namespace) -> TrainConfig:
     from ..cli import face_config
+    from .trainer import RESUME_CHANGEABLE, saved_train_config
 
+    # Unset step count and cadences: the defaults for a new run, the run's own values on --resume.
+    base = saved_train_config(Path(ns.out)) if ns.resume else D
+    for key in RESUME_CHANGEABLE:
+        if getattr(ns, key) is None:
+            setattr(ns, key, getattr(base, key))
     rank = None if ns.full or ns.init == "random" and ns.lora_rank is None else (ns.lora_rank or D.lora_rank)
     return TrainConfig(
         init=ns.init, lora_rank=rank, steps=ns.steps, batch_size=ns.batch_size, grad_accum=ns.grad_accum,

@@ -94,14 +94,33 @@ def train(job: TrainJob, cfg: TrainConfig, resume: bool = False, stop: threading
     return trainer.fit(start, stop or threading.Event(), progress)
 
 
-def _resume_settings(run_dir: Path, job: TrainJob, cfg: TrainConfig) -> tuple[TrainJob, TrainConfig]:
-    """The saved job and config rule; only the step count (and save/val cadence) may change on resume."""
+RESUME_CHANGEABLE = ("steps", "save_every", "val_every")
+
+
+def saved_train_config(run_dir: Path) -> TrainConfig:
+    """The config a run was started with (``InputError`` when ``run_dir`` holds no run)."""
+    return TrainConfig.from_dict(_saved_run(run_dir)["train"])
+
+
+def _saved_run(run_dir: Path) -> dict[str, Any]:
     try:
-        saved = json.loads((run_dir / CONFIG_JSON).read_text())
+        return json.loads((run_dir / CONFIG_JSON).read_text())
     except (OSError, json.JSONDecodeError) as exc:
         raise InputError(f"{run_dir} holds no training run to resume.", "Start it without --resume.") from exc
+
+
+def _resume_settings(run_dir: Path, job: TrainJob, cfg: TrainConfig) -> tuple[TrainJob, TrainConfig]:
+    """The saved job and config rule; only the step count (and save/val cadence) may change on resume."""
+    saved = _saved_run(run_dir)
     old = TrainConfig.from_dict(saved["train"])
-    new_cfg = dataclasses.replace(old, steps=cfg.steps, save_every=cfg.save_every, val_every=cfg.val_every)
+    new_cfg = dataclasses.replace(old, **{k: getattr(cfg, k) for k in RESUME_CHANGEABLE})
+    done = checkpoint_step(run_dir)
+    if done is None:
+        raise InputError(f"{run_dir} has no checkpoint to resume from.",
+                         "It was stopped before its first checkpoint; start it again without --resume.")
+    if new_cfg.steps <= done:
+        raise InputError(f"{run_dir} is already at step {done}; --steps {new_cfg.steps} leaves nothing to train.",
+                         f"Give --steps above {done} to train further.")
     j = saved["job"]
     new_job = TrainJob(Path(j["clip"]), run_dir, Path(j["weights"]), Path(j["audio"]) if j["audio"] else None,
                        job.device, Path(j["cache_dir"]) if j.get("cache_dir") else job.cache_dir)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +44,23 @@ def test_train_writes_a_complete_run(lora_run):
 def test_existing_run_needs_resume(lora_run, short_clip, tiny_weights, capsys):
     code = main(["train", "--clip", str(short_clip), "--out", str(lora_run), "--weights", str(tiny_weights)])
     assert code == 2 and "--resume" in capsys.readouterr().err
+
+
+def test_resume_keeps_the_runs_step_count_unless_given(lora_run, tmp_path, capsys):
+    run = shutil.copytree(lora_run, tmp_path / "me")
+    code = main(["train", "--out", str(run), "--resume", "--device", "cpu"])  # the run asked for 3 and has them
+    assert code == 2
+    assert capsys.readouterr().err.strip() == (f"error: {run} is already at step 3; --steps 3 leaves nothing to train. "
+                                               f"Give --steps above 3 to train further.")
+    assert main(["train", "--out", str(run), "--resume", "--device", "cpu", "--steps", "4"]) == 0
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [0, 1, 2, 3, 4]
+    assert json.loads((run / "model.json").read_text())["step"] == 4
+
+
+def test_resume_without_a_run_is_a_clear_error(tmp_path, capsys):
+    code = main(["train", "--out", str(tmp_path / "none"), "--resume"])
+    assert code == 2 and "holds no training run to resume" in capsys.readouterr().err
 
 
 def test_generate_with_lora_differs_from_base(lora_run, short_clip, tiny_weights, tmp_path):
