@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import signal
 import sys
 import threading
@@ -68,7 +69,7 @@ def config_from_args(ns: argparse.Namespace) -> TrainConfig:
         if getattr(ns, key) is None:
             setattr(ns, key, getattr(base, key))
     rank = None if ns.full or ns.init == "random" and ns.lora_rank is None else (ns.lora_rank or D.lora_rank)
-    return TrainConfig(
+    cfg = TrainConfig(
         init=ns.init, lora_rank=rank, steps=ns.steps, batch_size=ns.batch_size, grad_accum=ns.grad_accum,
         lr=ns.lr, pixel_weight=ns.pixel_weight, latent_weight=ns.latent_weight,
         min_ref_distance=ns.min_ref_distance, syncnet_t=ns.syncnet_t, val_fraction=ns.val_fraction,
@@ -76,6 +77,23 @@ def config_from_args(ns: argparse.Namespace) -> TrainConfig:
         grad_checkpointing=ns.grad_checkpointing,
         mixed_precision=ns.dtype, face=face_config(ns),
     )
+    if ns.resume:
+        _refuse_changed_settings(cfg, base, Path(ns.out))
+    return cfg
+
+
+def _refuse_changed_settings(cfg: TrainConfig, saved: TrainConfig, run_dir: Path) -> None:
+    """A resumed run continues with its own settings; a non-default value that differs was meant to change one."""
+    from ..errors import InputError
+    from .trainer import RESUME_CHANGEABLE
+
+    changed = [f"{f.name} {getattr(cfg, f.name)} (the run has {getattr(saved, f.name)})"
+               for f in dataclasses.fields(TrainConfig) if f.name not in RESUME_CHANGEABLE
+               and getattr(cfg, f.name) != getattr(saved, f.name) and getattr(cfg, f.name) != getattr(D, f.name)]
+    if changed:
+        raise InputError(f"--resume continues {run_dir} with its own settings, but these were given differently: "
+                         f"{'; '.join(changed)}.",
+                         "Drop them to resume, or start a new run with another --out.")
 
 
 def cmd_train(ns: argparse.Namespace) -> int:

@@ -58,6 +58,17 @@ def test_resume_keeps_the_runs_step_count_unless_given(lora_run, tmp_path, capsy
     assert json.loads((run / "model.json").read_text())["step"] == 4
 
 
+def test_resume_refuses_settings_that_would_be_ignored(lora_run, capsys):
+    before = (lora_run / "metrics.jsonl").read_text()
+    code = main(["train", "--out", str(lora_run), "--resume", "--steps", "9", "--lr", "0.5", "--full"])
+    assert code == 2
+    assert capsys.readouterr().err.strip() == (
+        f"error: --resume continues {lora_run} with its own settings, but these were given differently: "
+        f"lora_rank None (the run has 4); lr 0.5 (the run has 0.05). "
+        f"Drop them to resume, or start a new run with another --out.")
+    assert (lora_run / "metrics.jsonl").read_text() == before
+
+
 def test_resume_without_a_run_is_a_clear_error(tmp_path, capsys):
     code = main(["train", "--out", str(tmp_path / "none"), "--resume"])
     assert code == 2 and "holds no training run to resume" in capsys.readouterr().err
