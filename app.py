@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from musetalk.avatar import resolve_avatars_dir
+from musetalk.native_log import filtered_native_stderr
 from musetalk.weights import resolve_weights_dir
 
 
@@ -29,6 +30,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    with filtered_native_stderr():  # mediapipe's start-up notices would read like failures in the server log
+        _serve(args)
+
+
+def _serve(args: argparse.Namespace) -> None:
     outputs = Path(args.outputs_dir).expanduser().resolve()
     outputs.mkdir(parents=True, exist_ok=True)
     log_path = outputs / "app.log"

@@ -18,6 +18,7 @@ from typing import Any
 from .bench import batch_size_arg
 from .config import FaceConfig, InferenceConfig
 from .errors import InputError, MuseTalkError
+from .native_log import filtered_native_stderr
 
 log = logging.getLogger("musetalk")
 
@@ -353,7 +354,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError:
         previous = {}
     try:
-        return ns.func(ns)
+        with filtered_native_stderr():
+            return ns.func(ns)
     except MuseTalkError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR

@@ -156,6 +156,12 @@ def test_unexpected_bug_exits_1_with_a_log_path(media: RobustMedia, tiny_models,
 # ------------------------------------------------------------------------------------------ signals
 
 
+def _as_in_a_terminal() -> None:
+    """Child setup: Ctrl-C enabled. A shell's background job (`cmd &`, nohup) starts with SIGINT ignored, and Python
+    keeps it ignored, so a test run from such a job would otherwise see no KeyboardInterrupt at all."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _interrupt_mid_generation(media: RobustMedia, tiny_weights: Path, tmp_path: Path,
                               sig: signal.Signals) -> tuple[int, str, Path, Path]:
     """Start a real generation (tiny models, a clip that must loop, so frames spool to TMPDIR), wait until the
@@ -167,7 +173,8 @@ def _interrupt_mid_generation(media: RobustMedia, tiny_weights: Path, tmp_path: 
     proc = subprocess.Popen(
         [sys.executable, "-m", "musetalk", "generate", "--weights", str(tiny_weights), "--device", "cpu",
          "--video", str(media.face()), "--audio", str(media.tone(seconds=20.0)), "--out", str(out_dir / "out.mp4")],
-        env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        preexec_fn=_as_in_a_terminal)
     try:
         deadline = time.monotonic() + 150
         while not any(out_dir.iterdir()) and proc.poll() is None and time.monotonic() < deadline:
@@ -207,7 +214,7 @@ def test_interrupted_task_list_keeps_and_names_the_finished_videos(media: Robust
         [sys.executable, "-m", "musetalk", "generate", "--weights", str(tiny_weights), "--device", "cpu",
          "--tasks", str(tasks)],
         env={**os.environ, "PYTHONPATH": str(REPO)}, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True, start_new_session=True)
+        text=True, start_new_session=True, preexec_fn=_as_in_a_terminal)
     try:
         deadline = time.monotonic() + 150
         while proc.poll() is None and time.monotonic() < deadline and not (
