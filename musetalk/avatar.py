@@ -6,6 +6,9 @@ written last, so a folder without it is an unfinished preparation and is rebuilt
 """
 from __future__ import annotations
 
+import collections
+import concurrent.futures
+import contextvars
 import logging
 import os
 import re
@@ -85,8 +88,12 @@ class Avatar:
         face_cfg: FaceConfig | None = None,
         batch_size: int = 8,
         progress: Progress = _no_progress,
+        pipelined: bool = True,
     ) -> Avatar:
-        """Analyse and encode every frame of ``video`` once into ``root`` (replacing what was there)."""
+        """Analyse and encode every frame of ``video`` once into ``root`` (replacing what was there).
+
+        ``pipelined``: VAE-encode each batch in a worker thread while the next one is decoded and analysed.
+        """
         from safetensors.torch import save_file
 
         face_cfg = face_cfg or FaceConfig()
@@ -98,8 +105,8 @@ class Avatar:
         work = root.with_name(f".{root.name}.preparing")
         shutil.rmtree(work, ignore_errors=True)
         store = FrameStore(work, info.width, info.height)
-        latents: list[torch.Tensor] = []
         pending: list[np.ndarray | None] = []  # the batch's crops (None: no face), cut while the frame is in memory
+        encoder = _BatchEncoder(pipeline, pipelined)
         try:
             with FacePreparer(face_cfg, fps=FPS, static_image_mode=info.is_image) as prep:
                 for i, frame in enumerate(timed_iter("decode", iter_frames(video, FPS))):
@@ -108,10 +115,11 @@ class Avatar:
                     store.append(frame, face)
                     pending.append(None if face is None else face.crop(frame))
                     if len(pending) == batch_size:
-                        latents += _encode(pipeline, pending)
+                        encoder.submit(pending)
                         pending = []
                         progress("prepare", i + 1, max(info.n_frames, i + 1))
-            latents += _encode(pipeline, pending)
+            encoder.submit(pending)
+            latents = encoder.results()
             store.finish()
             if not any(f is not None for f in store.faces):
                 raise NoFaceError(f"No face was found in any frame of {Path(video).name}.",
@@ -124,6 +132,7 @@ class Avatar:
             shutil.rmtree(root, ignore_errors=True)
             os.replace(work, root)
         finally:
+            encoder.close()  # before the work folder goes: no encode may still be running
             store.finish()
             shutil.rmtree(work, ignore_errors=True)
         progress("prepare", len(store), len(store))
@@ -191,6 +200,38 @@ class Avatar:
             with stage("mux", 0):  # ffmpeg finishes encoding and muxes the audio
                 writer.close()
         return Path(out)
+
+
+class _BatchEncoder:
+    """Latents of submitted crop batches, in order; with ``pipelined`` one batch encodes in a worker thread while
+    the caller prepares the next (the models release the GIL), and at most two batches wait in memory."""
+
+    def __init__(self, pipeline: LipSyncPipeline, pipelined: bool) -> None:
+        self.pipeline = pipeline
+        self._done: list[torch.Tensor] = []
+        self._in_flight: collections.deque[concurrent.futures.Future[list[torch.Tensor]]] = collections.deque()
+        self._pool = (concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="avatar-encode")
+                      if pipelined else None)
+
+    def submit(self, crops: list[np.ndarray | None]) -> None:
+        if not crops:
+            return
+        if self._pool is None:
+            self._done += _encode(self.pipeline, crops)
+            return
+        # copy_context: the worker records into the caller's bench timers
+        self._in_flight.append(self._pool.submit(contextvars.copy_context().run, _encode, self.pipeline, crops))
+        while len(self._in_flight) > 1:
+            self._done += self._in_flight.popleft().result()
+
+    def results(self) -> list[torch.Tensor]:
+        while self._in_flight:
+            self._done += self._in_flight.popleft().result()
+        return self._done
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _encode(pipeline: LipSyncPipeline, crops: list[np.ndarray | None]) -> list[torch.Tensor]:

@@ -132,7 +132,8 @@ def _bench_avatar(pipe, opts: BenchOptions, cfg: InferenceConfig, audio: Path, n
     n_src = max(1, min(n, opts.avatar_source_frames))
     clip = _cut_video(opts.video, n_src, tmp / "avatar-source.mp4")
     with _Phase(mem, opts.sync_stages, n_src) as prep:
-        avatar = Avatar.prepare(pipe, clip, tmp / "avatars" / "bench", FaceConfig(), cfg.batch_size)
+        avatar = Avatar.prepare(pipe, clip, tmp / "avatars" / "bench", FaceConfig(), cfg.batch_size,
+                                pipelined=opts.pipelined)
     with _Phase(mem, opts.sync_stages, n) as speak:
         avatar.speak_to_file(audio, out_dir / "avatar.mp4", cfg)
     return {"avatar_prepare": prep.report(), "avatar": speak.report()}

@@ -1,10 +1,12 @@
 """The core pipeline on small media: looping, face-less frames passing through, avatars, previews."""
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from core_helpers import cut, ffmpeg, read_frames
 
 from musetalk.avatar import Avatar, list_avatars, validate_name
@@ -121,6 +123,14 @@ def test_avatar_prepare_speak_reload(pipe, face_clip, speech, tmp_path) -> None:
     assert max(_mad(x, y) for x, y in zip(a, b)) < 1.0
     out = again.speak_to_file(speech, tmp_path / "spoken.mp4")
     assert probe(out).n_frames == 62
+
+
+def test_avatar_prepare_overlapped_equals_serial(pipe, face_clip, tmp_path) -> None:
+    a = Avatar.prepare(pipe, face_clip, tmp_path / "a", batch_size=4, pipelined=True)
+    b = Avatar.prepare(pipe, face_clip, tmp_path / "b", batch_size=4, pipelined=False)
+    assert a.latents.shape == (25, 8, 32, 32)
+    assert torch.equal(a.latents, b.latents)
+    assert all(t.name != "avatar-encode_0" for t in threading.enumerate())  # the worker is gone
 
 
 def test_unfinished_avatar_is_not_used(pipe, tmp_path) -> None:
