@@ -76,15 +76,7 @@ def encode_audio(encoder, extractor, audio: np.ndarray, sample_rate: int = AUDIO
 
 def frame_windows(hidden: torch.Tensor, n_frames: int, fps: int = FPS) -> torch.Tensor:
     """hidden: (T, 5, 384) -> per-frame windows (n_frames, 50, 384), zero-padded 4 steps left, 12 right."""
-    padded = torch.cat(
-        [hidden.new_zeros(PAD_LEFT, *hidden.shape[1:]), hidden, hidden.new_zeros(PAD_RIGHT, *hidden.shape[1:])]
-    )
-    starts = torch.as_tensor(window_starts(n_frames, fps), device=hidden.device)
-    idx = starts[:, None] + torch.arange(WINDOW_STEPS, device=hidden.device)[None, :]
-    # Very short audio can ask for steps past the right pad: those read as silence (zeros).
-    idx = idx.clamp(max=padded.shape[0] - 1)
-    windows = padded[idx]  # (n_frames, 10, 5, 384)
-    return windows.reshape(n_frames, WINDOW_STEPS * hidden.shape[1], hidden.shape[2])
+    return FrameWindows(hidden, n_frames, fps).materialize()
 
 
 def positional_encoding(length: int = 50, d_model: int = D_MODEL) -> torch.Tensor:
@@ -105,17 +97,11 @@ def add_positional_encoding(windows: torch.Tensor) -> torch.Tensor:
 
 def audio_features(encoder, extractor, audio: np.ndarray, fps: int = FPS) -> torch.Tensor:
     """audio (n,) float32 16 kHz -> (n_frames, 50, 384) float32 windows without PE (added per batch)."""
-    n_frames = frame_count(len(audio), fps)
-    if n_frames < 1:
-        raise InputError(
-            f"The audio is too short ({len(audio) / AUDIO_SAMPLE_RATE:.3f} s): at least one video frame "
-            f"({1 / fps:.2f} s) of speech is needed."
-        )
-    return frame_windows(encode_audio(encoder, extractor, audio), n_frames, fps)
+    return lazy_audio_features(encoder, extractor, audio, fps).materialize()
 
 
 class FrameWindows:
-    """The per-frame windows of ``frame_windows``, made on demand: ``fw[a:b]`` -> (b - a, 50, 384) float32.
+    """The per-frame windows of the v1.5 rule, made on demand: ``fw[a:b]`` -> (b - a, 50, 384) float32.
 
     Holds the padded hidden states ((T + 16, 5, 384), 23 MB per minute), not the windows themselves, which repeat
     each step five times (115 MB per minute): long audio then costs little memory. Supports what the render loop
@@ -138,17 +124,21 @@ class FrameWindows:
 
     def __getitem__(self, key) -> torch.Tensor:
         starts = self.starts[key]
-        idx = (starts[..., None] + self.offsets).clamp(max=self.padded.shape[0] - 1)  # as frame_windows
+        # Very short audio can ask for steps past the right pad: those read as silence (zeros).
+        idx = (starts[..., None] + self.offsets).clamp(max=self.padded.shape[0] - 1)
         return self.padded[idx].reshape(*starts.shape, *self.shape[1:])
 
     def materialize(self) -> torch.Tensor:
-        """All windows as one (n_frames, 50, 384) tensor, equal to ``frame_windows``."""
+        """All windows as one (n_frames, 50, 384) tensor."""
         return self[:]
 
 
 def lazy_audio_features(encoder, extractor, audio: np.ndarray, fps: int = FPS) -> FrameWindows:
-    """Like ``audio_features``, without materialising the windows (for long audio)."""
+    """audio (n,) float32 16 kHz -> the per-frame windows without PE, made per batch (for long audio)."""
     n_frames = frame_count(len(audio), fps)
     if n_frames < 1:
-        audio_features(encoder, extractor, audio, fps)  # raises the same InputError
+        raise InputError(
+            f"The audio is too short ({len(audio) / AUDIO_SAMPLE_RATE:.3f} s): at least one video frame "
+            f"({1 / fps:.2f} s) of speech is needed."
+        )
     return FrameWindows(encode_audio(encoder, extractor, audio, pad=(PAD_LEFT, PAD_RIGHT)), n_frames, fps, True)

@@ -11,6 +11,7 @@ from musetalk.models.audio import (
     audio_features,
     frame_count,
     frame_windows,
+    FrameWindows,
     positional_encoding,
     window_starts,
 )
@@ -82,3 +83,12 @@ def test_features_from_tiny_whisper(tiny_models) -> None:
         assert torch.isfinite(feats).all()
     with pytest.raises(InputError, match="too short"):
         audio_features(tiny_models.whisper, tiny_models.feature_extractor, np.zeros(100, np.float32))
+
+
+def test_lazy_windows_index_like_the_materialized_ones() -> None:
+    fw = FrameWindows(_marked_hidden(150), 75)
+    full = fw.materialize()
+    assert len(fw) == 75 and fw.shape == full.shape == (75, 50, 384)
+    assert torch.equal(fw[8:16], full[8:16])
+    assert torch.equal(fw[[0, 74, 3]], full[[0, 74, 3]])
+    assert torch.equal(fw[torch.tensor([5, 5, 60])], full[torch.tensor([5, 5, 60])])
