@@ -56,6 +56,12 @@ def list_avatars(avatars_dir: Path) -> list[str]:
     return sorted(p.name for p in avatars_dir.iterdir() if p.is_dir() and read_meta(p) is not None)
 
 
+def require_avatar_folder(root: Path, hint: str = "Prepare the avatar from its video first.") -> None:
+    """InputError unless the avatar folder ``root`` exists (whether it is usable is for ``Avatar.load``)."""
+    if not root.is_dir():
+        raise InputError(f"There is no avatar named {root.name!r} in {root.parent}.", hint)
+
+
 def delete_avatar(avatars_dir: Path, name: str) -> None:
     path = avatars_dir / validate_name(name)
     if not path.is_dir():
@@ -144,9 +150,7 @@ class Avatar:
         from safetensors.torch import load_file
 
         again = "Prepare the avatar again from its video."
-        if not root.is_dir():
-            raise InputError(f"There is no avatar named {root.name!r} in {root.parent}.",
-                             "Prepare the avatar from its video first.")
+        require_avatar_folder(root)
         try:
             meta = load_meta(root)
         except ValueError as exc:

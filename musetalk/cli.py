@@ -238,6 +238,7 @@ def cmd_avatar(ns: argparse.Namespace) -> int:
 def _check_avatar_inputs(ns: argparse.Namespace, root: Path) -> None:
     """Wrong files fail before the models load: the video (and its face) to prepare; the audio, output and
     avatar folder to speak."""
+    from .avatar import require_avatar_folder
     from .checks import check_audio, check_output_path, check_video, require_face
 
     if ns.avatar_cmd == "prepare":
@@ -245,9 +246,7 @@ def _check_avatar_inputs(ns: argparse.Namespace, root: Path) -> None:
     else:
         check_output_path(ns.out, (ns.audio,))
         check_audio(ns.audio)
-        if not root.is_dir():
-            raise InputError(f"There is no avatar named {root.name!r} in {root.parent}.",
-                             "Prepare it with `python -m musetalk avatar prepare`.")
+        require_avatar_folder(root, "Prepare it with `python -m musetalk avatar prepare`.")
 
 
 def cmd_weights(ns: argparse.Namespace) -> int:
