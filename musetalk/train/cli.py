@@ -121,7 +121,6 @@ def cmd_train(ns: argparse.Namespace) -> int:
         signal.signal(signal.SIGINT, previous)
         close()
     print(f"{result.status} at step {result.step}: model in {result.model_path}")
-    flag = "--unet" if Path(result.model_path).suffix == ".pth" else "--lora"
-    target = result.model_path if flag == "--unet" else result.run_dir
-    print(f"use it with: python -m musetalk generate {flag} {target} ...")
+    use = f"--unet {result.model_path}" if Path(result.model_path).suffix == ".pth" else f"--lora {result.run_dir}"
+    print(f"use it with: python -m musetalk generate {use} ...")
     return 0
