@@ -4,12 +4,14 @@ files. Exit codes and signals run the real ``python -m musetalk`` process; the r
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -162,6 +164,26 @@ def _as_in_a_terminal() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+@contextlib.contextmanager
+def _cli_in_own_session(args: list[str], env: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
+    """``python -m musetalk ARGS`` in a process group of its own (signal it like a terminal would); killed at exit."""
+    proc = subprocess.Popen([sys.executable, "-m", "musetalk", *args], env=env, cwd=REPO, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True, preexec_fn=_as_in_a_terminal)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def _wait_until(proc: subprocess.Popen[str], ready: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + 150
+    while not ready() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert proc.poll() is None, f"{what} ended before it could be interrupted: {proc.communicate()}"
+
+
 def _interrupt_mid_generation(media: RobustMedia, tiny_weights: Path, tmp_path: Path,
                               sig: signal.Signals) -> tuple[int, str, Path, Path]:
     """Start a real generation (tiny models, a clip that must loop, so frames spool to TMPDIR), wait until the
@@ -170,24 +192,14 @@ def _interrupt_mid_generation(media: RobustMedia, tiny_weights: Path, tmp_path: 
     out_dir.mkdir()
     tmp.mkdir()
     env = {**os.environ, "PYTHONPATH": str(REPO), "TMPDIR": str(tmp)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "musetalk", "generate", "--weights", str(tiny_weights), "--device", "cpu",
-         "--video", str(media.face()), "--audio", str(media.tone(seconds=20.0)), "--out", str(out_dir / "out.mp4")],
-        env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
-        preexec_fn=_as_in_a_terminal)
-    try:
-        deadline = time.monotonic() + 150
-        while not any(out_dir.iterdir()) and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert proc.poll() is None, f"generation ended before it could be interrupted: {proc.communicate()}"
+    args = ["generate", "--weights", str(tiny_weights), "--device", "cpu", "--video", str(media.face()),
+            "--audio", str(media.tone(seconds=20.0)), "--out", str(out_dir / "out.mp4")]
+    with _cli_in_own_session(args, env) as proc:
+        _wait_until(proc, lambda: any(out_dir.iterdir()), "generation")
         assert [p.name.startswith(".out.") for p in out_dir.iterdir()] == [True]  # the hidden temp file
         time.sleep(1.0)  # let a few batches through
         os.killpg(proc.pid, sig)
         _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
     return proc.returncode, err, out_dir, tmp
 
 
@@ -210,23 +222,12 @@ def test_interrupted_task_list_keeps_and_names_the_finished_videos(media: Robust
         "first": {"video": str(media.face()), "audio": str(media.tone(seconds=1.0)), "out": str(out_dir / "a.mp4")},
         "second": {"video": str(media.face()), "audio": str(media.tone(seconds=20.0)), "out": str(out_dir / "b.mp4")},
     }))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "musetalk", "generate", "--weights", str(tiny_weights), "--device", "cpu",
-         "--tasks", str(tasks)],
-        env={**os.environ, "PYTHONPATH": str(REPO)}, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True, start_new_session=True, preexec_fn=_as_in_a_terminal)
-    try:
-        deadline = time.monotonic() + 150
-        while proc.poll() is None and time.monotonic() < deadline and not (
-                (out_dir / "a.mp4").exists() and any(p.name.startswith(".b.") for p in out_dir.iterdir())):
-            time.sleep(0.1)
-        assert proc.poll() is None, f"the tasks ended before they could be interrupted: {proc.communicate()}"
+    args = ["generate", "--weights", str(tiny_weights), "--device", "cpu", "--tasks", str(tasks)]
+    with _cli_in_own_session(args, {**os.environ, "PYTHONPATH": str(REPO)}) as proc:
+        _wait_until(proc, lambda: (out_dir / "a.mp4").exists() and any(p.name.startswith(".b.")
+                                                                       for p in out_dir.iterdir()), "the tasks")
         os.killpg(proc.pid, signal.SIGINT)
         out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
     assert proc.returncode == 130, err
     assert f"wrote {out_dir / 'a.mp4'}" in out
     assert err.strip().splitlines()[-1] == (f"interrupted: 1 of 2 videos were written (listed above); "

@@ -1,4 +1,5 @@
-"""Shared by the trainer tests: a cached tiny weights folder whose VAE can actually decode the test clip.
+"""Shared by the trainer tests: a cached tiny weights folder whose VAE can actually decode the test clip, and a
+trainer run on private copies of the session's models.
 
 A randomly initialised tiny VAE decoder cannot represent faces, so nothing trained through it can show learning
 (see DESIGN.md, "Testing the trainer on tiny models"). ``autoencoder_weights`` pre-trains the tiny VAE as an
@@ -6,8 +7,11 @@ autoencoder on the clip's face crops once and caches the folder across test sess
 """
 from __future__ import annotations
 
+import copy
+import dataclasses
 import json
 import os
+import threading
 import shutil
 import tempfile
 from pathlib import Path
@@ -70,3 +74,26 @@ def autoencoder_weights(crops: np.ndarray) -> Path:
     (stage / "done.json").write_text(json.dumps({"ae_l1_first": losses[0], "ae_l1_last": losses[-1]}))
     os.replace(stage, root)
     return root
+
+
+def make_trainer(models, clip, run_dir: Path, cfg):
+    """A Trainer on copies of the UNet and VAE: training adapts the UNet, and gradient checkpointing flags the
+    VAE, in place, and the session's models are shared by other tests."""
+    from musetalk.train.dataset import ClipDataset
+    from musetalk.train.trainer import Trainer
+
+    models = dataclasses.replace(models, unet=copy.deepcopy(models.unet), vae=copy.deepcopy(models.vae))
+    return Trainer(models, ClipDataset(clip, min_ref_distance=3), cfg, run_dir)
+
+
+def run_trainer(models, clip, run_dir: Path, cfg, stop_at: int | None = None, resume: bool = False):
+    """Train ``cfg`` on ``clip`` (see ``make_trainer``); Stop is pressed when progress reaches step ``stop_at``."""
+    trainer = make_trainer(models, clip, run_dir, cfg)
+    start = trainer.restore() if resume else 0
+    stop = threading.Event()
+
+    def progress(stage, done, total):
+        if done == stop_at:
+            stop.set()
+
+    return trainer.fit(start, stop, progress)
