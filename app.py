@@ -52,6 +52,7 @@ def _serve(args: argparse.Namespace) -> None:
         runs_dir=Path(args.runs_dir).expanduser().resolve(),
         outputs_dir=outputs,
         log_path=log_path,
+        assets_dir=Path(__file__).resolve().parent / "assets",
     )
     demo = build_demo(ctx)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, theme=THEME, css=CSS,

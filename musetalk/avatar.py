@@ -14,19 +14,22 @@ import os
 import re
 import shutil
 from collections.abc import Iterator
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from .config import FPS, FaceConfig, InferenceConfig
-from .checks import check_disk_space, check_output_path, check_video, require_face
+from .checks import check_avatar_video, check_speech
+from .config import FPS, FaceConfig, InferenceConfig, Progress, no_progress
 from .errors import InputError, NoFaceError
-from .media import VideoWriter, iter_frames
-from .pipeline import LipSyncPipeline, Progress, _no_progress, render_frames
-from .prep import FacePreparer, pingpong
+from .face import FaceTracker
+from .frame_store import FrameStore, load_meta, read_meta, write_meta
+from .media import MediaInfo, iter_frames
+from .pipeline import LipSyncPipeline, write_frames
 from .profiling import stage, timed_iter
-from .store import FrameStore, load_meta, read_meta, write_meta
+from .render import RenderLoop, Windows
+from .sources import from_store
 from .weights import vae_fingerprint
 
 log = logging.getLogger(__name__)
@@ -93,31 +96,30 @@ class Avatar:
         root: Path,
         face_cfg: FaceConfig | None = None,
         batch_size: int = 8,
-        progress: Progress = _no_progress,
+        progress: Progress = no_progress,
         pipelined: bool = True,
+        checked: MediaInfo | None = None,
     ) -> Avatar:
         """Analyse and encode every frame of ``video`` once into ``root`` (replacing what was there).
 
         ``pipelined``: VAE-encode each batch in a worker thread while the next one is decoded and analysed.
+        ``checked``: the video's probe from ``check_avatar_video`` when the caller ran it (no second check).
         """
         from safetensors.torch import save_file
 
         face_cfg = face_cfg or FaceConfig()
         validate_name(root.name)
-        info = check_video(video, batch_size)
-        check_disk_space(root.parent, max(info.n_frames, 1) * info.width * info.height * 3,
-                         f"The frames of {Path(video).name}")
-        require_face(video, info)  # a sampled scan: seconds, before every frame is analysed and encoded
+        info = checked or check_avatar_video(video, root, batch_size)
         work = root.with_name(f".{root.name}.preparing")
         shutil.rmtree(work, ignore_errors=True)
         store = FrameStore(work, info.width, info.height)
         pending: list[np.ndarray | None] = []  # the batch's crops (None: no face), cut while the frame is in memory
         encoder = _BatchEncoder(pipeline, pipelined)
         try:
-            with FacePreparer(face_cfg, fps=FPS, static_image_mode=info.is_image) as prep:
-                for i, frame in enumerate(timed_iter("decode", iter_frames(video, FPS))):
+            with FaceTracker(face_cfg, fps=FPS, static_image_mode=info.is_image) as tracker:
+                for i, frame in enumerate(timed_iter("decode", iter_frames(info, FPS))):
                     with stage("landmarks"):
-                        face = prep(frame)
+                        face = tracker(frame)
                     store.append(frame, face)
                     pending.append(None if face is None else face.crop(frame))
                     if len(pending) == batch_size:
@@ -128,11 +130,10 @@ class Avatar:
             latents = encoder.results()
             store.finish()
             if not any(f is not None for f in store.faces):
-                raise NoFaceError(f"No face was found in any frame of {Path(video).name}.",
-                                  "Use a video where one face is clearly visible.")
+                raise NoFaceError(f"any frame of {Path(video).name}")
             store.save_faces()
             save_file({"latents": torch.stack(latents).float().contiguous()}, str(work / "latents.safetensors"))
-            write_meta(work, {"face": face_cfg.__dict__, "n_frames": len(store), "width": info.width,
+            write_meta(work, {"face": asdict(face_cfg), "n_frames": len(store), "width": info.width,
                               "height": info.height, "source": Path(video).name,
                               "vae": vae_fingerprint(pipeline.models.weights_dir)})
             shutil.rmtree(root, ignore_errors=True)
@@ -170,40 +171,33 @@ class Avatar:
             raise InputError(f"The avatar {root.name!r} is damaged ({type(exc).__name__}: {exc}).", again) from exc
         return avatar
 
-    def speak(self, audio: str | os.PathLike[str], cfg: InferenceConfig | None = None,
-              progress: Progress = _no_progress) -> Iterator[np.ndarray]:
-        """Yield lip-synced frames as they are made; the face parameters are the ones prepared with."""
-        cfg = InferenceConfig(face=self.face_cfg, batch_size=(cfg or InferenceConfig()).batch_size)
-        windows = self.pipeline.audio_windows(audio, True)
-        return self.speak_windows(windows, cfg, progress)
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) of its frames."""
+        return self.store.width, self.store.height
 
-    def speak_windows(self, windows: torch.Tensor, cfg: InferenceConfig,
-                      progress: Progress = _no_progress) -> Iterator[np.ndarray]:
-        n_src = len(self.store)
+    def speak(self, audio: str | os.PathLike[str] | MediaInfo, cfg: InferenceConfig | None = None,
+              progress: Progress = no_progress) -> Iterator[np.ndarray]:
+        """Yield lip-synced frames as they are made; the face parameters are the ones prepared with (the other
+        settings of ``cfg``, batch size and pipelining, are the caller's)."""
+        cfg = replace(cfg or InferenceConfig(), face=self.face_cfg)
+        return self.speak_windows(self.pipeline.audio_windows(audio), cfg, progress)
+
+    def speak_windows(self, windows: Windows, cfg: InferenceConfig,
+                      progress: Progress = no_progress) -> Iterator[np.ndarray]:
         m = self.pipeline.models
         # Latents go to the model device once per speak, not once per batch (a per-batch copy would sync a GPU).
         latents = self.latents.to(device=m.device, dtype=m.dtype)
-        cache = {i: latents[i] for i in range(n_src) if self.store.faces[i] is not None}
-
-        def items():
-            for j in range(windows.shape[0]):
-                src = pingpong(j, n_src)
-                with stage("frame_read"):
-                    frame = self.store.frame(src)
-                yield (src, frame, self.store.faces[src])
-
-        return render_frames(self.pipeline.renderer, items(), windows, cfg, cache, progress)
+        cache = {i: latents[i] for i, face in enumerate(self.store.faces) if face is not None}
+        items = from_store(self.store, int(windows.shape[0]))
+        return iter(RenderLoop(self.pipeline.renderer, items, windows, cfg, cache, progress))
 
     def speak_to_file(self, audio: str | os.PathLike[str], out: str | os.PathLike[str],
-                      cfg: InferenceConfig | None = None, progress: Progress = _no_progress) -> Path:
-        check_output_path(out, (audio,))
-        with VideoWriter(out, self.store.width, self.store.height, fps=FPS, audio_path=audio) as writer:
-            for frame in self.speak(audio, cfg, progress):
-                with stage("write"):
-                    writer.write(frame)
-            with stage("mux", 0):  # ffmpeg finishes encoding and muxes the audio
-                writer.close()
-        return Path(out)
+                      cfg: InferenceConfig | None = None, progress: Progress = no_progress,
+                      checked: MediaInfo | None = None) -> Path:
+        """Speak ``audio`` into the video file ``out``. checked: the audio's probe from ``check_speech``."""
+        info = checked or check_speech(audio, out)
+        return write_frames(self.speak(info, cfg, progress), out, self.size, info, progress)
 
 
 class _BatchEncoder:

@@ -1,7 +1,9 @@
 """Input checks that run before any heavy work: paths, streams, durations, memory, disk, and a quick face scan.
 
 ``generate`` and ``Avatar.prepare`` call these first, and the CLI calls them for every task before it loads the
-models, so that a wrong file fails in a second with one sentence instead of after minutes of work.
+models, so that a wrong file fails in a second with one sentence instead of after minutes of work. They return
+what they learned (``CheckedInputs``: each input's probe, the frame count, whether the video loops), and the
+work that follows uses it instead of probing again: each input is probed once.
 """
 from __future__ import annotations
 
@@ -10,12 +12,15 @@ import math
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from .config import AUDIO_SAMPLE_RATE, FPS, InferenceConfig
 from .errors import InputError, NoFaceError
-from .media import MediaInfo, audio_duration, iter_frames, probe
-from .media.video import check_output_path as _check_writable
+from .media import MediaInfo, audio_duration, check_output_path, iter_frames, probe
+from .models.audio import frames_for_seconds
+from .models.device import available_memory
+from .sources import must_loop
 
 log = logging.getLogger(__name__)
 
@@ -27,23 +32,7 @@ RESIDENT_FRAMES_EXTRA = 25 + 8
 AUDIO_BYTES_PER_FRAME = 4 * AUDIO_SAMPLE_RATE // FPS + 3 * 2 * 5 * 384 * 4
 FACE_SCAN_FPS = 5  # frames per second looked at by the up-front face scan
 FACE_SCAN_MAX = 200  # at most this many frames, spread over the whole video
-FACE_HINT = "Use a video where one face is clearly visible, roughly facing the camera."
 SHORT_AUDIO_CHECK_S = 1.0  # audio shorter than this by its header is decoded up front to check its real length
-
-
-def check_output_path(out: str | os.PathLike[str], inputs: tuple[str | os.PathLike[str], ...] = ()) -> Path:
-    """The output must not be one of the inputs, must have a video extension and a writable folder."""
-    out = Path(out).expanduser()
-    for inp in inputs:
-        inp = Path(inp).expanduser()
-        same = out.resolve() == inp.resolve()
-        if not same and out.exists() and inp.exists():
-            same = os.path.samefile(out, inp)  # hard links
-        if same:
-            raise InputError(f"The output path {out} is the same as an input ({inp}).",
-                             "Choose another output file name; inputs are never overwritten.")
-    _check_writable(out)
-    return out
 
 
 def check_video(video: str | os.PathLike[str], batch_size: int = 8) -> MediaInfo:
@@ -64,27 +53,12 @@ def check_audio(audio: str | os.PathLike[str]) -> MediaInfo:
         raise InputError(f"{info.path} has no audio track (this {kind} contains no sound).",
                          "Pass an audio file (wav, mp3, m4a, flac, ogg) or a video that has sound.")
     if info.duration < SHORT_AUDIO_CHECK_S:  # empty, very short, or of unknown length: measure it
-        seconds = audio_duration(info.path)  # raises "audio is empty" for 0 samples
-        if math.floor(seconds * FPS) < 1:
+        seconds = audio_duration(info)  # raises "audio is empty" for 0 samples
+        if frames_for_seconds(seconds) < 1:
             raise InputError(f"The audio in {info.path} is too short ({seconds:.3f} s): at least one video "
                              f"frame ({1 / FPS:.2f} s) of sound is needed.", "Pass a longer audio file.")
         info.duration = seconds
     return info
-
-
-def available_memory() -> int | None:
-    """Bytes of memory the system can still hand out (MemAvailable), or None when it cannot be told."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
 
 
 def check_frame_memory(info: MediaInfo, batch_size: int = 8) -> None:
@@ -103,8 +77,7 @@ def check_frame_memory(info: MediaInfo, batch_size: int = 8) -> None:
 def check_audio_memory(info: MediaInfo) -> None:
     """The Whisper features of the whole audio are held at once (about 0.7 GB per 10 minutes at the peak):
     refuse audio so long that they would exhaust memory."""
-    n_frames = math.floor(info.duration * FPS)
-    need = n_frames * AUDIO_BYTES_PER_FRAME
+    need = frames_for_seconds(info.duration) * AUDIO_BYTES_PER_FRAME
     free = available_memory()
     if free is not None and need > free:
         raise InputError(
@@ -127,7 +100,7 @@ def check_disk_space(folder: Path, need: int, what: str) -> None:
                          "Free some space, use a shorter or smaller video, or point TMPDIR to a bigger disk.")
 
 
-def require_face(video: str | os.PathLike[str], info: MediaInfo | None = None) -> int:
+def scan_for_face(info: MediaInfo) -> int:
     """Look at up to FACE_SCAN_MAX frames spread over the video (5 per second for clips under 40 s).
 
     Returns the 25 fps index of the first sampled frame with a face; raises NoFaceError when none has one.
@@ -136,12 +109,11 @@ def require_face(video: str | os.PathLike[str], info: MediaInfo | None = None) -
     """
     from .face import FaceAnalyzer
 
-    info = info or probe(video)
     expected = 1 if info.is_image else max(1, math.ceil(info.duration * FACE_SCAN_FPS))
     step = max(1, math.ceil(expected / FACE_SCAN_MAX))
     checked = 0
     with FaceAnalyzer(static_image_mode=True) as analyzer:
-        frames = iter_frames(info.path, FACE_SCAN_FPS)
+        frames = iter_frames(info, FACE_SCAN_FPS)
         try:
             for k, frame in enumerate(frames):
                 if k % step:
@@ -153,31 +125,57 @@ def require_face(video: str | os.PathLike[str], info: MediaInfo | None = None) -
         finally:
             frames.close()  # stop ffmpeg as soon as a face is found
     where = "the image" if info.is_image else f"any of {checked} frames sampled across the video"
-    raise NoFaceError(f"No face was found in {where} ({info.path.name}).", FACE_HINT)
+    raise NoFaceError(f"{where} ({info.path.name})")
+
+
+@dataclass
+class CheckedInputs:
+    """What the checks of one generate request learned, for the work that follows (no second probe)."""
+
+    video: MediaInfo
+    audio: MediaInfo
+    n_out: int  # output frames: floor(audio seconds * 25)
+    loops: bool  # the video is spooled and looped (an image, or shorter than the audio)
 
 
 def check_generate_inputs(video: str | os.PathLike[str], audio: str | os.PathLike[str],
                           out: str | os.PathLike[str], cfg: InferenceConfig | None = None,
-                          face_scan: bool = True) -> tuple[MediaInfo, MediaInfo]:
-    """Everything ``generate`` needs, checked in order of cost; returns (video info, audio info)."""
+                          face_scan: bool = True) -> CheckedInputs:
+    """Everything ``generate`` needs, checked in order of cost."""
     cfg = cfg or InferenceConfig()
     check_output_path(out, (video, audio))
     vinfo = check_video(video, cfg.batch_size)
     ainfo = check_audio(audio)
     check_audio_memory(ainfo)
-    n_out = math.floor(ainfo.duration * FPS)
-    if vinfo.is_image or vinfo.n_frames < n_out + 2:  # the video loops: its frames are spooled to disk
+    n_out = frames_for_seconds(ainfo.duration)
+    loops = must_loop(vinfo, n_out)
+    if loops:  # its frames are spooled to disk
         n_src = 1 if vinfo.is_image else min(max(vinfo.n_frames, 1), n_out)
         check_disk_space(Path(tempfile.gettempdir()), n_src * vinfo.width * vinfo.height * 3,
                          f"The {n_src} source frames of {vinfo.path.name}")
     if face_scan:
-        require_face(video, vinfo)
-    return vinfo, ainfo
+        scan_for_face(vinfo)
+    return CheckedInputs(vinfo, ainfo, n_out, loops)
+
+
+def check_avatar_video(video: str | os.PathLike[str], root: Path, batch_size: int = 8) -> MediaInfo:
+    """The video to prepare ``root`` from: readable, small enough, room for its frames, a face in it (sampled)."""
+    info = check_video(video, batch_size)
+    check_disk_space(root.parent, max(info.n_frames, 1) * info.width * info.height * 3,
+                     f"The frames of {Path(video).name}")
+    scan_for_face(info)  # seconds, before every frame is analysed and encoded
+    return info
+
+
+def check_speech(audio: str | os.PathLike[str], out: str | os.PathLike[str]) -> MediaInfo:
+    """The audio an avatar will speak and where its video goes; returns the audio's probe."""
+    check_output_path(out, (audio,))
+    return check_audio(audio)
 
 
 def _gb(n: float) -> str:
     return f"{n / 1e9:.1f} GB"
 
 
-__all__ = ["available_memory", "check_audio", "check_audio_memory", "check_disk_space",
-           "check_frame_memory", "check_generate_inputs", "check_output_path", "check_video", "require_face"]
+__all__ = ["CheckedInputs", "check_audio", "check_avatar_video", "check_speech", "check_audio_memory", "check_disk_space", "check_frame_memory",
+           "check_generate_inputs", "check_video", "scan_for_face"]

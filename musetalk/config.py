@@ -1,7 +1,8 @@
-"""Dataclass configs: per-request inference settings and the model architectures (official and tiny)."""
+"""Dataclass configs: per-request inference settings, the choice lists, and the model architectures."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 FPS = 25
@@ -10,6 +11,18 @@ CROP_SIZE = 256
 LATENT_SCALE = 0.18215
 
 ParsingMode = Literal["jaw", "raw", "neck"]
+
+# The choice lists of the CLI, the app and the configs, defined once.
+PARSING_MODES: tuple[str, ...] = ("jaw", "raw", "neck")
+DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda", "mps")
+DTYPES: tuple[str, ...] = ("auto", "fp32", "fp16", "bf16")
+
+Progress = Callable[[str, int, int], None]  # (stage, done, total): how every long call reports progress
+
+
+def no_progress(stage: str, done: int, total: int) -> None:
+    """The default ``Progress``: report nothing."""
+    return None
 
 
 @dataclass
@@ -30,11 +43,7 @@ class InferenceConfig:
 
     face: FaceConfig = field(default_factory=FaceConfig)
     batch_size: int = 8
-    fps: int = FPS
     pipelined: bool = True  # prep, models and blending in overlapping threads; False: all in the caller's thread
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 # Architecture of the official musetalkV15/musetalk.json (diffusers UNet2DConditionModel kwargs).

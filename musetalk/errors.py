@@ -25,6 +25,13 @@ class InputError(MuseTalkError):
 class NoFaceError(InputError):
     """No face was found where one is required."""
 
+    HINT = "Use a video where one face is clearly visible, roughly facing the camera."
+
+    def __init__(self, where: str) -> None:
+        """``where``: the place looked at, e.g. "any frame of clip.mp4"; the message and hint are the same
+        for every caller."""
+        super().__init__(f"No face was found in {where}.", self.HINT)
+
 
 class WeightsError(MuseTalkError):
     """Weights are missing, partial or unreadable."""

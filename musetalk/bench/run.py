@@ -81,9 +81,8 @@ def random_weights_dir(size: str) -> Path:
 def run_bench(opts: BenchOptions) -> dict[str, Any]:
     import torch
 
-    from ..models import load_models
-    from ..models.device import auto_batch_size, optimize_models
-    from ..pipeline import LipSyncPipeline
+    from ..models.device import auto_batch_size
+    from ..pipeline import build_pipeline
 
     if opts.frames is not None and opts.frames < 1:
         raise InputError("--frames must be at least 1.")
@@ -91,11 +90,11 @@ def run_bench(opts: BenchOptions) -> dict[str, Any]:
     mem = PeakMemory()
     load_avg_start = os.getloadavg()
     t0 = time.perf_counter()
-    models = optimize_models(load_models(weights, opts.device, opts.dtype), opts.channels_last, opts.compile)
+    pipe = build_pipeline(weights, opts.device, opts.dtype, compile=opts.compile, channels_last=opts.channels_last)
+    models = pipe.models
     load_s = time.perf_counter() - t0
     batch = auto_batch_size(models.device, models.dtype) if opts.batch_size == "auto" else int(opts.batch_size)
     cfg = InferenceConfig(batch_size=batch, pipelined=opts.pipelined)
-    pipe = LipSyncPipeline(models)
     result: dict[str, Any] = {
         "machine": machine_info(torch, models),
         "options": {**asdict(opts), "batch_size": batch, "batch_size_arg": opts.batch_size},

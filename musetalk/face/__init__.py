@@ -1,4 +1,4 @@
-"""Face analysis for lip-sync: landmarks, the MuseTalk crop box, blend masks and pasting back.
+"""Face analysis for lip-sync: landmarks, tracking over time, the MuseTalk crop box, blend masks, pasting back.
 
 Importing this package is cheap: MediaPipe is imported on the first ``FaceAnalyzer.analyze`` call.
 """
@@ -6,10 +6,13 @@ from musetalk.face.blend import draw_preview, paste_back
 from musetalk.face.crop import BoxSmoother, bbox_shift_range, crop_face, face_box
 from musetalk.face.landmarks import FaceAnalyzer, FaceLandmarks
 from musetalk.face.mask import blend_mask
+from musetalk.face.track import FaceTracker, TrackedFace
 
 __all__ = [
     "FaceAnalyzer",
     "FaceLandmarks",
+    "FaceTracker",
+    "TrackedFace",
     "face_box",
     "bbox_shift_range",
     "BoxSmoother",

@@ -20,11 +20,12 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from musetalk.config import PARSING_MODES
 from musetalk.errors import InputError
 from musetalk.face.crop import Box
 from musetalk.face.landmarks import FaceLandmarks
 
-MODES = ("jaw", "raw", "neck")
+MODES = PARSING_MODES
 
 # Mesh index loops (MediaPipe FACEMESH_* connection sets, put in polygon order).
 FACE_OVAL = [10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377, 152,

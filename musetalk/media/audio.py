@@ -14,7 +14,7 @@ import numpy as np
 from musetalk.config import AUDIO_SAMPLE_RATE
 from musetalk.errors import InputError
 from musetalk.media._ffmpeg import BASE_ARGS, ISOLATE, StderrTail, ffmpeg_exe, stop_process
-from musetalk.media.probe import read_header
+from musetalk.media.probe import MediaInfo, read_header
 
 logger = logging.getLogger(__name__)
 
@@ -30,11 +30,14 @@ def _decode_args(path: str, sample_rate: int) -> list[str]:
             "-af", resample, "-f", "f32le", "-acodec", "pcm_f32le", "pipe:1"]
 
 
-def _decode(path: str | os.PathLike[str], sample_rate: int, keep: bool) -> tuple[list[bytes], int]:
-    """Stream the decoded audio; returns (chunks if ``keep`` else [], total byte count)."""
+def _decode(path: str | os.PathLike[str] | MediaInfo, sample_rate: int,
+            keep: bool) -> tuple[list[bytes], int]:
+    """Stream the decoded audio; returns (chunks if ``keep`` else [], total byte count).
+
+    ``path`` may be the ``MediaInfo`` of an earlier probe, which spares reading the header again."""
     if sample_rate <= 0:
         raise ValueError(f"sample_rate must be positive, got {sample_rate}")
-    info = read_header(path)
+    info = path if isinstance(path, MediaInfo) else read_header(path)
     if not info.has_audio:
         kind = "video" if info.has_video else "file"
         raise InputError(f"{info.path} has no audio track (this {kind} contains no sound).",
@@ -63,7 +66,7 @@ def _decode(path: str | os.PathLike[str], sample_rate: int, keep: bool) -> tuple
     return chunks, total
 
 
-def load_audio(path: str | os.PathLike[str], sample_rate: int = AUDIO_SAMPLE_RATE) -> np.ndarray:
+def load_audio(path: str | os.PathLike[str] | MediaInfo, sample_rate: int = AUDIO_SAMPLE_RATE) -> np.ndarray:
     """Decode the first audio stream of ``path`` (audio file or video) to ``(n,) float32`` mono in [-1, 1].
 
     Any format ffmpeg reads works (wav, mp3, m4a/aac, flac, ogg, the sound track of an mp4, ...), at any rate
@@ -78,7 +81,7 @@ def load_audio(path: str | os.PathLike[str], sample_rate: int = AUDIO_SAMPLE_RAT
     return audio
 
 
-def audio_duration(path: str | os.PathLike[str]) -> float:
+def audio_duration(path: str | os.PathLike[str] | MediaInfo) -> float:
     """Length in seconds of the first audio stream of ``path``, measured by decoding it (exact, not the header).
 
     Decodes at 16 kHz and counts samples without keeping them. Raises InputError like ``load_audio``.

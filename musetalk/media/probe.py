@@ -1,8 +1,8 @@
 """What a media file holds: streams, display size, frame rate, duration, rotation.
 
-Parsed from the stderr of ``ffmpeg -hide_banner -i PATH`` (there is no ffprobe here), then confirmed by decoding
-the first frame (or the first moments of audio), so that a truncated or corrupt file fails here with a clear
-message instead of deep inside the pipeline.
+Parsed from the stderr of ``ffmpeg -hide_banner -i PATH`` (there is no ffprobe here) and confirmed by decoding
+the first frame (or the first moments of audio) in the same ffmpeg run, so that a truncated or corrupt file fails
+here with a clear message instead of deep inside the pipeline. One probe is one ffmpeg process.
 """
 from __future__ import annotations
 
@@ -99,7 +99,12 @@ def _looks_like_mp4(path: Path) -> bool:
 
 
 def parse_ffmpeg_header(stderr: str, path: Path) -> MediaInfo:
-    """Build a MediaInfo from the stderr of ``ffmpeg -hide_banner -i path`` (no decoding is checked here)."""
+    """Build a MediaInfo from the stderr of ``ffmpeg -hide_banner -i path`` (no decoding is checked here).
+
+    Only the input's description is read: a run that also writes an output lists the output's streams after
+    ``Stream mapping:``, and those are not the file's.
+    """
+    stderr = re.split(r"^(?:Stream mapping:|Output #0)", stderr, maxsplit=1, flags=re.MULTILINE)[0]
     formats: list[str] = []
     duration = 0.0
     video: str | None = None  # the description of the first real video stream (not cover art)
@@ -170,22 +175,25 @@ def read_header(path: str | os.PathLike[str]) -> MediaInfo:
     return info
 
 
-def _check_decodes(info: MediaInfo) -> None:
-    """Decode the first video frame (or up to 0.5 s of audio); raise InputError if nothing comes out."""
-    src = str(info.path)
-    if info.has_video:
-        args = ["-v", "error", "-i", src, "-map", "0:v:0", "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "gray",
-                "pipe:1"]
-    else:
-        args = ["-v", "error", "-i", src, "-map", "0:a:0", "-t", "0.5", "-ac", "1", "-f", "s16le", "pipe:1"]
-    result = run_ffmpeg(args, timeout=60)
-    if result.stdout:
+# Decode the first video frame (grey, cheap) and up to 0.5 s of audio into framecrc's text: one line per decoded
+# packet, and a "#media_type N: video|audio" line per output stream, so the one run shows what decoded.
+_DECODE_ARGS = ["-map", "0:v:0?", "-map", "0:a:0?", "-frames:v", "1", "-t", "0.5", "-pix_fmt", "gray",
+                "-f", "framecrc", "pipe:1"]
+_MEDIA_TYPE_RE = re.compile(r"^#media_type (?P<i>\d+): (?P<kind>\w+)", re.MULTILINE)
+_PACKET_RE = re.compile(r"^(?P<i>\d+),", re.MULTILINE)
+
+
+def _check_decodes(info: MediaInfo, framecrc: str, returncode: int, stderr: str) -> None:
+    """Raise InputError unless the first video frame (or, without video, the audio) decoded in the probe run."""
+    kinds = {int(m.group("i")): m.group("kind") for m in _MEDIA_TYPE_RE.finditer(framecrc)}
+    decoded = {kinds.get(int(m.group("i"))) for m in _PACKET_RE.finditer(framecrc)}
+    if info.has_video and "video" in decoded:
         return
-    if not info.has_video and result.returncode == 0:
+    if not info.has_video and ("audio" in decoded or returncode == 0):
         return  # a well-formed audio file with no samples: load_audio reports "audio is empty"
     what = "video frame" if info.has_video else "audio"
     raise InputError(
-        f"{info.path} is truncated or corrupt: no {what} could be decoded ({last_error_line(result.stderr)}).",
+        f"{info.path} is truncated or corrupt: no {what} could be decoded ({last_error_line(stderr)}).",
         "Re-export or re-download the file.",
     )
 
@@ -193,11 +201,16 @@ def _check_decodes(info: MediaInfo) -> None:
 def probe(path: str | os.PathLike[str]) -> MediaInfo:
     """Describe a video, image or audio file; raises InputError if it is missing, unreadable, not media or corrupt.
 
-    Runs ffmpeg twice: once to read the header, once to decode the first frame (or the first 0.5 s of audio).
+    One ffmpeg run reads the header and decodes the first frame (or the first 0.5 s of audio).
     """
-    info = read_header(path)
+    p = check_readable_file(path)
+    result = run_ffmpeg(["-i", str(p), *_DECODE_ARGS], timeout=60)
+    stderr = result.stderr.decode("utf-8", errors="replace")
+    info = parse_ffmpeg_header(stderr, p)
+    if not info.has_video and not info.has_audio:
+        raise InputError(f"{p} contains no video or audio stream.", _SUPPORTED_HINT)
     if info.has_video and (info.width <= 0 or info.height <= 0):
         raise InputError(f"{info.path} has a video stream of unknown size; it looks corrupt.", _SUPPORTED_HINT)
-    _check_decodes(info)
+    _check_decodes(info, result.stdout.decode("utf-8", errors="replace"), result.returncode, stderr)
     logger.debug("probed %s: %s", info.path, info)
     return info

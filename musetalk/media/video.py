@@ -21,7 +21,7 @@ import numpy as np
 from musetalk.config import FPS
 from musetalk.errors import InputError, MuseTalkError
 from musetalk.media._ffmpeg import BASE_ARGS, ISOLATE, StderrTail, ffmpeg_exe, stop_process, widen_pipe
-from musetalk.media.probe import probe
+from musetalk.media.probe import MediaInfo, probe
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ def _read_exact(stream: IO[bytes], n: int) -> bytearray | None:
     return buf
 
 
-def iter_frames(path: str | os.PathLike[str], fps: int = FPS, start: int = 0) -> Iterator[np.ndarray]:
+def iter_frames(path: str | os.PathLike[str] | MediaInfo, fps: int = FPS, start: int = 0) -> Iterator[np.ndarray]:
     """Iterate over the frames of a video resampled to constant ``fps``, or over a still image once.
 
     Each frame is a fresh, writable ``(H, W, 3) uint8`` BGR array at the display size of ``probe(path)`` (rotation
@@ -58,8 +58,8 @@ def iter_frames(path: str | os.PathLike[str], fps: int = FPS, start: int = 0) ->
     ``trim`` after the ``fps`` filter, so frame ``start`` here is frame ``start`` of a full read), at the price
     of decoding the skipped part. For a still image, ``start > 0`` yields nothing.
 
-    The file is probed when this is called (so a bad path raises InputError here); ffmpeg starts on the first
-    ``next()``. The count may differ from ``probe(path).n_frames`` by a frame or so; consume until exhaustion.
+    The file is probed when this is called (so a bad path raises InputError here), unless ``path`` is the
+    ``MediaInfo`` of an earlier probe; ffmpeg starts on the first ``next()``. The count may differ from ``probe(path).n_frames`` by a frame or so; consume until exhaustion.
     Closing the generator early kills and reaps ffmpeg. Raises InputError if ffmpeg fails mid-stream (with
     ffmpeg's last error line) or if not a single frame decodes.
     """
@@ -67,7 +67,7 @@ def iter_frames(path: str | os.PathLike[str], fps: int = FPS, start: int = 0) ->
         raise ValueError(f"fps must be positive, got {fps}")
     if start < 0:
         raise ValueError(f"start must be >= 0, got {start}")
-    info = probe(path)
+    info = path if isinstance(path, MediaInfo) else probe(path)
     if not info.has_video:
         raise InputError(f"{info.path} has no video stream.", "Pass a video or an image of the face.")
     if info.is_image:
@@ -124,13 +124,23 @@ def _stream(path: Path, width: int, height: int, filters: list[str],
         tail.join()
 
 
-def check_output_path(out_path: str | os.PathLike[str]) -> str:
+def check_output_path(out_path: str | os.PathLike[str],
+                      inputs: tuple[str | os.PathLike[str], ...] = ()) -> str:
     """Validate the destination before any work; return the muxer name for its extension. Raises InputError.
 
-    Writability is tested by creating (and removing) a file in the folder: permission bits say nothing for root,
-    and read-only mounts or immutable folders only show when one tries.
+    The output must not be one of ``inputs`` (inputs are never overwritten), must have a video extension and a
+    writable folder. Writability is tested by creating (and removing) a file in the folder: permission bits say
+    nothing for root, and read-only mounts or immutable folders only show when one tries.
     """
     out_path = Path(out_path).expanduser()
+    for inp in inputs:
+        inp = Path(inp).expanduser()
+        same = out_path.resolve() == inp.resolve()
+        if not same and out_path.exists() and inp.exists():
+            same = os.path.samefile(out_path, inp)  # hard links
+        if same:
+            raise InputError(f"The output path {out_path} is the same as an input ({inp}).",
+                             "Choose another output file name; inputs are never overwritten.")
     muxer = _MUXERS.get(out_path.suffix.lower())
     if muxer is None:
         raise InputError(f"Cannot write video to {out_path}: unsupported extension {out_path.suffix!r}.",
@@ -196,7 +206,8 @@ class VideoWriter:
     """
 
     def __init__(self, out_path: str | os.PathLike[str], width: int, height: int, fps: int = FPS,
-                 audio_path: str | os.PathLike[str] | None = None, crf: int = 18, preset: str = "veryfast") -> None:
+                 audio_path: str | os.PathLike[str] | MediaInfo | None = None, crf: int = 18,
+                 preset: str = "veryfast") -> None:
         if width <= 0 or height <= 0:
             raise ValueError(f"frame size must be positive, got {width}x{height}")
         self.out_path = Path(out_path).expanduser()
@@ -205,8 +216,8 @@ class VideoWriter:
         self._state = "open"  # -> "closed" (out_path written) or "aborted" (nothing written)
         muxer = check_output_path(self.out_path)
         audio = None
-        if audio_path is not None:
-            audio_info = probe(audio_path)
+        if audio_path is not None:  # a MediaInfo is an earlier probe of it: not probed again
+            audio_info = audio_path if isinstance(audio_path, MediaInfo) else probe(audio_path)
             if not audio_info.has_audio:
                 raise InputError(f"{audio_info.path} has no audio track to put in the video.",
                                  "Pass an audio file (wav, mp3, ...) or a video with sound.")

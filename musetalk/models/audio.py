@@ -36,8 +36,13 @@ def load_whisper(whisper_dir: Path, device: torch.device, dtype: torch.dtype):
 
 
 def frame_count(n_samples: int, fps: int = FPS, sample_rate: int = AUDIO_SAMPLE_RATE) -> int:
-    """Video frames covered by the audio: floor(seconds * fps), as MuseTalk v1.5."""
-    return math.floor(n_samples / sample_rate * fps)
+    """Video frames covered by ``n_samples`` of audio: floor(seconds * fps), as MuseTalk v1.5."""
+    return frames_for_seconds(n_samples / sample_rate, fps)
+
+
+def frames_for_seconds(seconds: float, fps: int = FPS) -> int:
+    """The one frame-count rule: a sound of ``seconds`` drives floor(seconds * fps) video frames."""
+    return math.floor(seconds * fps)
 
 
 def window_starts(n_frames: int, fps: int = FPS) -> np.ndarray:
@@ -89,10 +94,16 @@ def positional_encoding(length: int = 50, d_model: int = D_MODEL) -> torch.Tenso
     return pe
 
 
-def add_positional_encoding(windows: torch.Tensor) -> torch.Tensor:
-    """(B, 50, 384) -> same + PE, computed in fp32 and cast back to the input dtype."""
-    pe = positional_encoding(windows.shape[1], windows.shape[2]).to(windows.device)
-    return (windows.float() + pe).to(windows.dtype)
+def add_positional_encoding(windows: torch.Tensor, pe: torch.Tensor | None = None) -> torch.Tensor:
+    """(B, 50, 384) windows -> windows + PE, float32: the one place inference and training add the PE.
+
+    MuseTalk's trainer forgot the PE while its inference added it; here both call this. ``pe``: the
+    (50, 384) ``positional_encoding`` already on the windows' device, which the renderer builds once (a per-batch
+    host->device copy would sync a GPU); built here when None.
+    """
+    if pe is None:
+        pe = positional_encoding(windows.shape[1], windows.shape[2]).to(windows.device)
+    return windows.float() + pe
 
 
 def audio_features(encoder, extractor, audio: np.ndarray, fps: int = FPS) -> torch.Tensor:

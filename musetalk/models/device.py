@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
+from pathlib import Path
 from typing import Literal
 
 import torch
@@ -58,6 +60,37 @@ def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
     return dtype
 
 
+def autocast_dtype(name: str, device: torch.device) -> torch.dtype | None:
+    """The training autocast dtype; None = plain fp32. auto = bf16 on a CUDA GPU that has it or a CPU with native
+    bf16, else fp32 (the trained weights stay fp32 either way)."""
+    if name == "fp32":
+        return None
+    if name == "auto":
+        if device.type == "cuda":
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else None
+        return torch.bfloat16 if device.type == "cpu" and cpu_has_fast_bf16() else None
+    if name == "fp16" and device.type != "cuda":
+        raise InputError("fp16 training needs a CUDA GPU.", "Use --dtype bf16 or fp32.")
+    if name not in _DTYPES:
+        raise InputError(f"Unknown dtype {name!r}.", "Use auto, fp32, fp16 or bf16.")
+    return _DTYPES[name]
+
+
+def available_memory() -> int | None:
+    """Bytes of memory the system can still hand out (MemAvailable), or None when it cannot be told."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
 def to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
     """Host tensor -> ``device`` without stalling the host: pinned and non-blocking on CUDA.
 
@@ -88,31 +121,18 @@ def auto_batch_size(device: torch.device, dtype: torch.dtype, budget_fraction: f
         free, _total = torch.cuda.mem_get_info(device)
         cap = MAX_AUTO_BATCH
     else:
-        free = _available_ram()
+        free = available_memory() or 4 * 2**30  # unknown platform: assume a modest machine
         cap = 8
     return int(max(1, min(cap, max(free - reserve_bytes, 0) * budget_fraction // per_frame)))
 
 
-def choose_batch_size(weights_dir, device: str, dtype: str) -> int:
+def choose_batch_size(weights_dir: str | os.PathLike[str], device: str, dtype: str) -> int:
     """``--batch-size auto`` before the models load: free memory less the weights' size in that dtype."""
-    from pathlib import Path
-
     dev = resolve_device(device)
     dt = resolve_dtype(dtype, dev)
     root = Path(weights_dir)
     on_disk = sum(f.stat().st_size for f in root.rglob("*") if f.is_file()) if root.is_dir() else 0
     return auto_batch_size(dev, dt, reserve_bytes=int(on_disk * torch.finfo(dt).bits / 32))
-
-
-def _available_ram() -> int:
-    try:
-        with open("/proc/meminfo", encoding="utf-8") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 4 * 2**30  # unknown platform: assume a modest machine
 
 
 def optimize_models(models, channels_last: bool | None = None, compile: bool = False):
@@ -131,6 +151,7 @@ def optimize_models(models, channels_last: bool | None = None, compile: bool = F
     if channels_last and models.device.type in ("cpu", "cuda"):
         models.unet.to(memory_format=torch.channels_last)
         models.vae.to(memory_format=torch.channels_last)
+        models.channels_last = True
     if compile:
         models.unet = torch.compile(models.unet)
         models.vae.encoder = torch.compile(models.vae.encoder)

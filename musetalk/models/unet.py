@@ -8,12 +8,15 @@ import torch
 
 from ..errors import WeightsError
 
+UNET_CONFIG = "musetalk.json"
+UNET_WEIGHTS = "unet.pth"
+
 
 def load_unet(unet_dir: Path, device: torch.device, dtype: torch.dtype):
     """Build the UNet from ``musetalk.json`` and load the bare state_dict ``unet.pth``."""
     from diffusers import UNet2DConditionModel
 
-    config_path, weights_path = unet_dir / "musetalk.json", unet_dir / "unet.pth"
+    config_path, weights_path = unet_dir / UNET_CONFIG, unet_dir / UNET_WEIGHTS
     try:
         config = json.loads(config_path.read_text())
     except (OSError, json.JSONDecodeError) as exc:

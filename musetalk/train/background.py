@@ -4,10 +4,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import MuseTalkError
+from ..models import MuseTalkModels
 from .config import TrainConfig
 from .trainer import TrainJob, TrainResult, train
 
@@ -16,10 +18,14 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class BackgroundRun:
-    """``start()`` trains in a daemon thread; ``stop()`` asks it to end after the current step (with a save)."""
+    """``start()`` trains in a daemon thread; ``stop()`` asks it to end after the current step (with a save).
+
+    models: returns built models to train with (called in the training thread; see ``train``), or None to load.
+    """
 
     job: TrainJob
     cfg: TrainConfig
+    models: Callable[[], MuseTalkModels] | None = None
     stage: str = "waiting"
     done: int = 0
     total: int = 0
@@ -58,7 +64,8 @@ class BackgroundRun:
 
     def _main(self) -> None:
         try:
-            self.result = train(self.job, self.cfg, stop=self._stop, progress=self._progress)
+            models = self.models() if self.models is not None else None
+            self.result = train(self.job, self.cfg, stop=self._stop, progress=self._progress, models=models)
             self.stage = self.result.status
         except MuseTalkError as exc:
             self.error, self.stage = str(exc), "failed"

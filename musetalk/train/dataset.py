@@ -1,4 +1,4 @@
-"""Sampling from one prepared clip: target frames with their audio windows, and a reference frame far enough away.
+"""Sampling from one clip's features: target frames with their audio windows, and a reference frame far enough away.
 
 The last ``val_fraction`` of the clip (by time) is held out. Each training sample is ``syncnet_t`` consecutive
 frames (1 = single-frame sampling, as the MuseTalk v1.5 seeds); each frame gets its own reference, drawn from
@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from ..errors import InputError
-from .prepare import PreparedClip
+from .clip_features import ClipFeatures
 
 
 @dataclass
@@ -28,7 +28,7 @@ class Batch:
 
 
 class ClipDataset:
-    def __init__(self, clip: PreparedClip, val_fraction: float = 0.1, min_ref_distance: int = 5,
+    def __init__(self, clip: ClipFeatures, val_fraction: float = 0.1, min_ref_distance: int = 5,
                  syncnet_t: int = 1, val_seed: int = 1234) -> None:
         self.clip = clip
         self.syncnet_t = syncnet_t

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from ..config import LATENT_SCALE
 from ..models.audio import add_positional_encoding
 from ..models.unet import predict_latents
+from ..models.vae import decode_raw
 from .dataset import Batch
 
 
@@ -30,7 +30,7 @@ def composite_loss(unet, vae, batch: Batch, pixel_weight: float = 2.0, latent_we
     pred = predict_latents(unet, batch.inputs, audio)
     latent = F.l1_loss(pred.float(), batch.target_latents)
     if pixel_weight > 0:
-        images = vae.decode(pred / LATENT_SCALE, return_dict=False)[0]
+        images = decode_raw(vae, pred)
         pixel = F.l1_loss(images.float(), batch.target_images)
     else:
         pixel = latent.new_zeros(())

@@ -8,6 +8,7 @@ A run folder::
     checkpoint/          latest training state (see checkpoint.py); --resume continues from it
     lora/                adapter_config.json + adapter_model.safetensors   (LoRA runs)
     unet.pth             the whole UNet, a bare state_dict as the official file  (--full runs)
+    musetalk.json        its architecture, so unet.pth loads without the base weights' UNet  (--full runs)
     model.json           written last: which model the run holds, at which step; marks it usable
 """
 from __future__ import annotations
@@ -20,15 +21,13 @@ from typing import Any
 
 import torch
 
-from ..errors import InputError, WeightsError
+from ..atomic import write_json_atomic
+from ..models.finetuned import ADAPTER_CONFIG, ADAPTER_WEIGHTS, LORA_DIR, UNET_FILE
+from ..models.unet import UNET_CONFIG
 
 log = logging.getLogger(__name__)
 
 MODEL_JSON = "model.json"
-LORA_DIR = "lora"
-UNET_FILE = "unet.pth"
-ADAPTER_CONFIG = "adapter_config.json"
-ADAPTER_WEIGHTS = "adapter_model.safetensors"
 # The attention projections of every diffusers Attention block (self- and cross-attention).
 LORA_TARGETS = ["to_q", "to_k", "to_v", "to_out.0"]
 
@@ -82,77 +81,19 @@ def export_model(unet, run_dir: Path, kind: str, meta: dict[str, Any]) -> Path:
         tmp = out / f".{ADAPTER_WEIGHTS}.tmp"
         save_file(state, str(tmp))
         os.replace(tmp, out / ADAPTER_WEIGHTS)
-        (out / ADAPTER_CONFIG).write_text(json.dumps(adapter_cfg, indent=2))
+        write_json_atomic(out / ADAPTER_CONFIG, adapter_cfg)
         path = out
     else:
         state = {k: v.detach().float().cpu() for k, v in unet.state_dict().items()}
         tmp = run_dir / f".{UNET_FILE}.tmp"
         torch.save(state, tmp)
         os.replace(tmp, run_dir / UNET_FILE)
+        write_json_atomic(run_dir / UNET_CONFIG, {"_class_name": "UNet2DConditionModel", **_plain(unet.config)})
         path = run_dir / UNET_FILE
-    tmp_meta = run_dir / f".{MODEL_JSON}.tmp"
-    tmp_meta.write_text(json.dumps({"kind": kind, **meta}, indent=2))
-    os.replace(tmp_meta, run_dir / MODEL_JSON)
+    write_json_atomic(run_dir / MODEL_JSON, {"kind": kind, **meta})
     return path
 
 
-def apply_finetuned(unet, path: Path):
-    """Return ``unet`` with a fine-tuned model applied.
-
-    ``path``: a run folder (its LoRA adapter is merged into the weights, or its ``unet.pth`` loaded), a ``lora``
-    folder, or a whole-UNet ``.pth`` / ``.safetensors`` state_dict. The result is a plain UNet: no peft layers.
-    """
-    path = Path(path)
-    if path.is_dir() and (path / LORA_DIR / ADAPTER_WEIGHTS).is_file():
-        return _merge_lora(unet, path / LORA_DIR)
-    if path.is_dir() and (path / ADAPTER_WEIGHTS).is_file():
-        return _merge_lora(unet, path)
-    if path.is_dir() and (path / UNET_FILE).is_file():
-        path = path / UNET_FILE
-    if path.is_file():
-        return _load_full(unet, path)
-    raise InputError(f"{path} holds no fine-tuned model.",
-                     "Give a finished training run folder (with lora/ or unet.pth) or a unet.pth file.")
-
-
-def _load_full(unet, path: Path):
-    from ..models.unet import load_state_dict
-
-    state = load_state_dict(path)
-    try:
-        unet.load_state_dict(state)
-    except RuntimeError as exc:
-        raise WeightsError(f"{path} does not match the UNet architecture of the base weights.",
-                           "Use the weights folder the run was trained from.") from exc
-    log.info("loaded the whole UNet from %s", path)
-    return unet
-
-
-def _merge_lora(unet, lora_dir: Path):
-    from peft.tuners.tuners_utils import BaseTunerLayer
-    from peft.utils import set_peft_model_state_dict
-    from safetensors.torch import load_file
-
-    try:
-        cfg = json.loads((lora_dir / ADAPTER_CONFIG).read_text())
-        state = load_file(str(lora_dir / ADAPTER_WEIGHTS))
-    except Exception as exc:  # missing/corrupt json or safetensors
-        raise WeightsError(f"Cannot read the LoRA adapter in {lora_dir}: {exc}.") from exc
-    from peft import LoraConfig
-
-    unet.add_adapter(LoraConfig(r=cfg["r"], lora_alpha=cfg["lora_alpha"], target_modules=cfg["target_modules"]))
-    result = set_peft_model_state_dict(unet, state)
-    if getattr(result, "unexpected_keys", None):
-        raise WeightsError(f"The LoRA adapter in {lora_dir} does not fit this UNet.",
-                           "Use the weights folder the run was trained from.")
-    # Merge every LoRA layer into its base layer and put the base layer back: a plain, fast UNet.
-    for name, module in list(unet.named_modules()):
-        if isinstance(module, BaseTunerLayer):
-            module.merge()
-            parent_name, _, child = name.rpartition(".")
-            setattr(unet.get_submodule(parent_name) if parent_name else unet, child, module.get_base_layer())
-    unet._hf_peft_config_loaded = False
-    if hasattr(unet, "peft_config"):
-        del unet.peft_config
-    log.info("merged the LoRA adapter from %s", lora_dir)
-    return unet
+def _plain(config: Any) -> dict[str, Any]:
+    """A diffusers FrozenDict config as JSON-ready values (tuples become lists), without private keys."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in dict(config).items() if not k.startswith("_")}

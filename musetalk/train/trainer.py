@@ -8,6 +8,7 @@ after the current step with a checkpoint and a usable model.
 from __future__ import annotations
 
 import contextlib
+import copy
 import dataclasses
 import json
 import logging
@@ -20,15 +21,17 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..atomic import write_json_atomic
+from ..config import Progress, no_progress
 from ..errors import InputError
 from ..models import MuseTalkModels, load_models
-from ..models.device import cpu_has_fast_bf16
-from ..synth import FaceRenderer
+from ..models.device import autocast_dtype
+from ..render import FaceRenderer
 from .checkpoint import checkpoint_step, load_checkpoint, save_checkpoint
+from .clip_features import check_clip, load_clip_features
 from .config import TrainConfig
 from .dataset import ClipDataset
 from .loss import composite_loss
-from .prepare import Progress, _no_progress, check_clip, prepare_clip
 from .runs import add_lora, export_model
 
 log = logging.getLogger(__name__)
@@ -58,22 +61,13 @@ class TrainResult:
     model_path: Path
 
 
-def autocast_dtype(name: str, device: torch.device) -> torch.dtype | None:
-    """None = plain fp32. auto = bf16 on a CUDA GPU or CPU with native bf16 support, else fp32."""
-    if name == "fp32":
-        return None
-    if name == "auto":
-        if device.type == "cuda":
-            return torch.bfloat16 if torch.cuda.is_bf16_supported() else None
-        return torch.bfloat16 if device.type == "cpu" and cpu_has_fast_bf16() else None
-    if name == "fp16" and device.type != "cuda":
-        raise InputError("fp16 training needs a CUDA GPU.", "Use --dtype bf16 or fp32.")
-    return torch.bfloat16 if name == "bf16" else torch.float16
-
-
 def train(job: TrainJob, cfg: TrainConfig, resume: bool = False, stop: threading.Event | None = None,
-          progress: Progress = _no_progress) -> TrainResult:
-    """Prepare the clip (cached), build the trainee, train ``cfg.steps`` steps (or continue to them on resume)."""
+          progress: Progress = no_progress, models: MuseTalkModels | None = None) -> TrainResult:
+    """Encode the clip (cached), build the trainee, train ``cfg.steps`` steps (or continue to them on resume).
+
+    models: built fp32 models to train with (the app hands over its own, so the frozen VAE and Whisper are not
+    loaded twice; the trainee is then a copy of their UNet). None: loaded from ``job.weights`` on ``job.device``.
+    """
     run_dir = Path(job.out)
     if resume:
         job, cfg = _resume_settings(run_dir, job, cfg)
@@ -81,15 +75,18 @@ def train(job: TrainJob, cfg: TrainConfig, resume: bool = False, stop: threading
         raise InputError(f"{run_dir} already holds a training run.",
                          "Add --resume to continue it, or choose another --out.")
     cfg.validate()
-    check_clip(Path(job.clip), job.audio)
-    models = load_models(job.weights, job.device, "fp32")
+    info = check_clip(Path(job.clip), job.audio)
+    shared = models is not None and models.dtype == torch.float32
+    if not shared:
+        models = load_models(job.weights, job.device, "fp32")
     amp = autocast_dtype(cfg.mixed_precision, models.device)
-    clip = prepare_clip(models, Path(job.clip), Path(job.cache_dir or run_dir / "prep"), cfg.face, job.audio, progress)
+    cache_dir = Path(job.cache_dir or run_dir / "prep")
+    clip = load_clip_features(models, Path(job.clip), cache_dir, cfg.face, job.audio, progress, info)
     data = ClipDataset(clip, cfg.val_fraction, cfg.min_ref_distance, cfg.syncnet_t)
     run_dir.mkdir(parents=True, exist_ok=True)
     if not resume:
         _write_config(run_dir, job, cfg, models)
-    trainer = Trainer(models, data, cfg, run_dir, amp)
+    trainer = Trainer(models, data, cfg, run_dir, amp, copy_unet=shared)
     start = trainer.restore() if resume else 0
     return trainer.fit(start, stop or threading.Event(), progress)
 
@@ -131,18 +128,19 @@ def _write_config(run_dir: Path, job: TrainJob, cfg: TrainConfig, models: MuseTa
     job_dict = {"clip": str(Path(job.clip).resolve()), "audio": str(Path(job.audio).resolve()) if job.audio else None,
                 "weights": str(models.weights_dir.resolve()),
                 "cache_dir": str(Path(job.cache_dir).resolve()) if job.cache_dir else None}
-    (run_dir / CONFIG_JSON).write_text(json.dumps({"train": cfg.to_dict(), "job": job_dict}, indent=2))
+    write_json_atomic(run_dir / CONFIG_JSON, {"train": cfg.to_dict(), "job": job_dict})
 
 
 class Trainer:
     """Holds the trainee UNet, the frozen VAE, the optimizer and the sampler; runs steps and validation."""
 
     def __init__(self, models: MuseTalkModels, data: ClipDataset, cfg: TrainConfig, run_dir: Path,
-                 amp: torch.dtype | None = None) -> None:
+                 amp: torch.dtype | None = None, copy_unet: bool = False) -> None:
+        """copy_unet: train a copy of ``models.unet`` (whose owner keeps using it), not the UNet itself."""
         self.models, self.data, self.cfg, self.run_dir, self.amp = models, data, cfg, run_dir, amp
         self.device = models.device
         run_dir.mkdir(parents=True, exist_ok=True)
-        self.unet = self._build_unet()
+        self.unet = self._build_unet(copy_unet)
         self.vae = models.vae
         if cfg.grad_checkpointing:
             self.unet.enable_gradient_checkpointing()
@@ -153,13 +151,15 @@ class Trainer:
         self.sampler = torch.Generator().manual_seed(cfg.seed)
         self.renderer = FaceRenderer(dataclasses.replace(models, unet=self.unet))
 
-    def _build_unet(self):
+    def _build_unet(self, copy_unet: bool):
         cfg, unet = self.cfg, self.models.unet
         torch.manual_seed(self.cfg.seed)
         if cfg.init == "random":
             from diffusers import UNet2DConditionModel
 
             unet = UNet2DConditionModel.from_config(unet.config).to(self.device)
+        elif copy_unet:
+            unet = copy.deepcopy(unet)
         if cfg.lora_rank is None:
             unet.requires_grad_(True)
         else:
@@ -223,7 +223,7 @@ class Trainer:
         out.mkdir(exist_ok=True)
         cv2.imwrite(str(out / f"step_{step:06d}.png"), image)
 
-    def fit(self, start: int, stop: threading.Event, progress: Progress = _no_progress) -> TrainResult:
+    def fit(self, start: int, stop: threading.Event, progress: Progress = no_progress) -> TrainResult:
         cfg = self.cfg
         with open(self.run_dir / METRICS, "a", encoding="utf-8") as metrics:
             def record(row: dict[str, Any]) -> None:

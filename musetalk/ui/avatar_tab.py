@@ -8,9 +8,10 @@ import cv2
 import gradio as gr
 
 from ..avatar import Avatar, delete_avatar, list_avatars, validate_name
-from ..config import FPS, InferenceConfig
+from ..checks import check_speech
+from ..config import InferenceConfig
 from ..errors import InputError
-from ..media import VideoWriter
+from ..pipeline import stream_to_file
 from . import controls
 from .context import AppContext
 from .guard import on_gpu, user_errors
@@ -68,15 +69,15 @@ def build_avatar_tab(ctx: AppContext, model: gr.Dropdown, demo: gr.Blocks) -> No
         audio = controls.need_audio(audio)
         avatar = Avatar.load(ctx.pipeline(model_name), ctx.avatars_dir / validate_name(name))
         out = new_output(ctx.outputs_dir, f"{name}-speaks")
+        checked = check_speech(audio, out)
         cfg = InferenceConfig(batch_size=int(batch_size))
         shown = 0.0
-        with VideoWriter(out, avatar.store.width, avatar.store.height, fps=FPS, audio_path=audio) as writer:
-            for frame in avatar.speak(audio, cfg, bridge(progress)):
-                writer.write(frame)
-                now = time.monotonic()
-                if now - shown >= LIVE_INTERVAL_S:
-                    shown = now
-                    yield cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), gr.update()
+        frames = avatar.speak(checked, cfg, bridge(progress))
+        for frame in stream_to_file(frames, out, avatar.size, checked):
+            now = time.monotonic()
+            if now - shown >= LIVE_INTERVAL_S:
+                shown = now
+                yield cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), gr.update()
         yield gr.update(), str(out)
 
     with gr.Row(equal_height=False):
@@ -91,8 +92,8 @@ def build_avatar_tab(ctx: AppContext, model: gr.Dropdown, demo: gr.Blocks) -> No
                 settings = controls.face_settings("av")
                 prep_batch = controls.batch_size_slider()
             prepare_btn = gr.Button("Prepare avatar", variant="primary", elem_id="av-prepare")
-            if (controls.ASSETS / "face.jpg").is_file():
-                gr.Examples([["astronaut", str(controls.ASSETS / "face.jpg")]], inputs=[avatar_name, source.image],
+            if ctx.asset("face.jpg"):
+                gr.Examples([["astronaut", str(ctx.asset("face.jpg"))]], inputs=[avatar_name, source.image],
                             label="Example avatar: a NASA portrait (public domain)")
         with gr.Column(scale=1):
             gr.Markdown("### 2. Make it speak")
@@ -105,8 +106,8 @@ def build_avatar_tab(ctx: AppContext, model: gr.Dropdown, demo: gr.Blocks) -> No
                                        elem_classes=["compact-btn"])
             speak_audio = gr.Audio(label="Speech", sources=["upload", "microphone"], type="filepath",
                                    elem_id="av-audio")
-            if (controls.ASSETS / "speech.wav").is_file():
-                gr.Examples([[str(controls.ASSETS / "speech.wav")]], inputs=[speak_audio], label="Example speech")
+            if ctx.asset("speech.wav"):
+                gr.Examples([[str(ctx.asset("speech.wav"))]], inputs=[speak_audio], label="Example speech")
             with gr.Accordion("Speaking settings", open=False):
                 speak_batch = controls.batch_size_slider()
             speak_btn = gr.Button("Speak", variant="primary", elem_id="av-speak")

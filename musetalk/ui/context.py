@@ -30,6 +30,7 @@ class AppContext:
     avatars_dir: Path = Path("avatars")
     runs_dir: Path = Path("runs")
     outputs_dir: Path = Path("outputs")
+    assets_dir: Path | None = None  # the demo inputs offered as examples (app.py passes the project's assets/)
     log_path: Path | None = None  # where unexpected errors are logged, named in the UI's error message
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _pipeline: LipSyncPipeline | None = field(default=None, init=False, repr=False)
@@ -45,8 +46,7 @@ class AppContext:
         with self._lock:
             if self._pipeline is not None and self._loaded_key == key:
                 return self._pipeline
-            from ..models.loader import load_models
-            from ..pipeline import LipSyncPipeline
+            from ..pipeline import build_pipeline
 
             run_dir = None
             if key is not None:
@@ -56,9 +56,14 @@ class AppContext:
                                      "Pick another model, or choose 'base'.")
             self._pipeline = None  # free the old models before loading new ones
             log.info("loading the %s model", key or BASE_MODEL)
-            self._pipeline = LipSyncPipeline(load_models(self.weights_dir, self.device, self.dtype, run_dir))
+            self._pipeline = build_pipeline(self.weights_dir, self.device, self.dtype, run_dir)
             self._loaded_key = key
             return self._pipeline
+
+    def asset(self, name: str) -> Path | None:
+        """A demo input by file name, or None when the app was given no assets folder or it lacks the file."""
+        path = self.assets_dir / name if self.assets_dir is not None else None
+        return path if path is not None and path.is_file() else None
 
     def forget_pipeline(self) -> None:
         """Drop the cached pipeline (after the weights changed, e.g. a download finished)."""

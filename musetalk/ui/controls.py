@@ -7,15 +7,19 @@ from pathlib import Path
 
 import gradio as gr
 
-from ..config import FaceConfig, InferenceConfig
+from ..config import PARSING_MODES, FaceConfig, InferenceConfig
 from ..errors import InputError
+from ..train.runs import list_finished_runs
 from .context import BASE_MODEL, AppContext
 
 log = logging.getLogger(__name__)
 
-ASSETS = Path(__file__).resolve().parents[2] / "assets"
 DEFAULT_FACE = FaceConfig()
 DEFAULT_RUN = InferenceConfig()
+# The mask code takes cheek widths in MuseTalk's unit, as its face parsing does: pixels of a 512x512 square
+# that spans 1.5x the face box (so 90 is about a quarter of the box width), not pixels of the 256 crop.
+CHEEK_INFO = ("How far the blend reaches into the {side} cheek (jaw mode), in MuseTalk's units: pixels of its "
+              "512-pixel face-parsing square, which spans 1.5x the face box.")
 
 
 @dataclass
@@ -85,14 +89,14 @@ def face_settings(prefix: str) -> FaceSettings:
                                elem_id=f"{prefix}-bbox-shift")
         extra_margin = gr.Slider(0, 40, value=d.extra_margin, step=1, label="Extra chin margin",
                                  info="Pixels added below the chin so the jaw can move freely (MuseTalk: 10).")
-    parsing_mode = gr.Radio(["jaw", "raw", "neck"], value=d.parsing_mode, label="Blend region",
+    parsing_mode = gr.Radio(list(PARSING_MODES), value=d.parsing_mode, label="Blend region",
                             info="jaw: lower face down to the jaw (MuseTalk v1.5 default); raw: lips and mouth "
                                  "only; neck: mouth area plus the neck.")
     with gr.Row():
         left = gr.Slider(20, 160, value=d.left_cheek_width, step=1, label="Left cheek width",
-                         info="How far the blend reaches into the left cheek, in pixels of the 256 crop (jaw mode).")
+                         info=CHEEK_INFO.format(side="left"))
         right = gr.Slider(20, 160, value=d.right_cheek_width, step=1, label="Right cheek width",
-                          info="How far the blend reaches into the right cheek, in pixels of the 256 crop (jaw mode).")
+                          info=CHEEK_INFO.format(side="right"))
     smooth = gr.Checkbox(value=d.smooth, label="Smooth the face box over time",
                          info="Steadies the crop between frames against jitter. Turn off for fast head motion.")
     return FaceSettings(bbox_shift, extra_margin, parsing_mode, left, right, smooth)
@@ -105,7 +109,7 @@ def batch_size_slider() -> gr.Slider:
 
 def face_config(bbox_shift: float, extra_margin: float, parsing_mode: str, left_cheek_width: float,
                 right_cheek_width: float, smooth: bool) -> FaceConfig:
-    if parsing_mode not in ("jaw", "raw", "neck"):
+    if parsing_mode not in PARSING_MODES:
         raise InputError(f"Unknown blend region {parsing_mode!r}.", "Use jaw, raw or neck.")
     return FaceConfig(bbox_shift=int(bbox_shift), extra_margin=int(extra_margin), parsing_mode=parsing_mode,
                       left_cheek_width=int(left_cheek_width), right_cheek_width=int(right_cheek_width),
@@ -114,11 +118,6 @@ def face_config(bbox_shift: float, extra_margin: float, parsing_mode: str, left_
 
 def model_choices(ctx: AppContext) -> list[str]:
     """'base' plus every finished fine-tuning run in ``ctx.runs_dir``."""
-    try:
-        from ..train.runs import list_finished_runs
-    except ImportError:
-        log.info("musetalk.train.runs is not available; only the base model is offered")
-        return [BASE_MODEL]
     return [BASE_MODEL, *list_finished_runs(ctx.runs_dir)]
 
 

@@ -1,7 +1,6 @@
 """``build_demo(ctx)``: the whole app as one ``gr.Blocks``. Wiring and display only; the work is in ``musetalk``."""
 from __future__ import annotations
 
-import importlib.util
 import logging
 
 import gradio as gr
@@ -9,6 +8,7 @@ import gradio as gr
 from .avatar_tab import build_avatar_tab
 from .context import AppContext
 from .controls import model_choices, model_picker
+from .finetune import build_finetune_tab
 from .generate_tab import build_generate_tab
 from .weights_banner import build_weights_banner
 
@@ -53,13 +53,8 @@ def build_demo(ctx: AppContext) -> gr.Blocks:
                 build_generate_tab(ctx, model)
             with gr.Tab("Real-time avatar", id="avatar", elem_id="tab-avatar"):
                 build_avatar_tab(ctx, model, demo)
-            if importlib.util.find_spec("musetalk.ui.finetune") is not None:
-                from .finetune import build_finetune_tab
-
-                with gr.Tab("Fine-tune on my clip", id="finetune", elem_id="tab-finetune"):
-                    build_finetune_tab(ctx)
-            else:
-                log.info("musetalk.ui.finetune is not available; the Fine-tune tab is hidden")
+            with gr.Tab("Fine-tune on my clip", id="finetune", elem_id="tab-finetune"):
+                build_finetune_tab(ctx)
         gr.Markdown(f"Device: `{ctx.device}` · dtype: `{ctx.dtype}` · weights: `{ctx.weights_dir}` · "
                     "jobs run one at a time; your place in the queue is shown while you wait.",
                     elem_classes=["hint"])

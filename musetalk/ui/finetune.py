@@ -16,7 +16,7 @@ import gradio as gr
 from ..errors import InputError
 from ..train.background import BackgroundRun
 from ..train.config import TrainConfig
-from ..train.prepare import check_clip
+from ..train.clip_features import check_clip
 from ..train.trainer import TrainJob, load_metrics
 from .context import AppContext
 from .guard import user_errors
@@ -143,7 +143,8 @@ def build_finetune_tab(ctx: AppContext) -> None:
         cfg = TrainConfig(steps=int(n_steps), lr=float(rate), lora_rank=None if how == "Full" else int(r),
                           batch_size=int(bs), val_every=int(every), save_every=max(int(n_steps) // 4, 1)).validate()
         job = TrainJob(Path(clip_path), ctx.runs_dir / new, ctx.weights_dir, audio_p, ctx.device)
-        board.start(BackgroundRun(job, cfg))
+        # The run trains with the app's own base models (no second copy of the VAE and Whisper in memory).
+        board.start(BackgroundRun(job, cfg, models=lambda: ctx.pipeline().models))
         return (new, *refresh(new)[:3], gr.Timer(active=True))
 
     def on_stop(current: str | None):

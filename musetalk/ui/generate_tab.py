@@ -8,7 +8,7 @@ import cv2
 import gradio as gr
 
 from ..config import InferenceConfig
-from ..pipeline import preview as preview_face
+from ..preview import preview as preview_face
 from . import controls
 from .context import AppContext
 from .guard import on_gpu, user_errors
@@ -67,9 +67,10 @@ def build_generate_tab(ctx: AppContext, model: gr.Dropdown) -> None:
             with gr.Row():
                 check_btn = gr.Button("Check parameters", variant="secondary", elem_id="gen-check")
                 generate_btn = gr.Button("Generate", variant="primary", elem_id="gen-generate")
-            if (controls.ASSETS / "face.jpg").is_file() and (controls.ASSETS / "speech.wav").is_file():
+            face_jpg, speech_wav = ctx.asset("face.jpg"), ctx.asset("speech.wav")
+            if face_jpg and speech_wav:
                 gr.Examples(
-                    examples=[[str(controls.ASSETS / "face.jpg"), str(controls.ASSETS / "speech.wav")]],
+                    examples=[[str(face_jpg), str(speech_wav)]],
                     inputs=[source.image, audio],
                     label="Example: a NASA portrait (public domain) and a synthetic voice",
                 )

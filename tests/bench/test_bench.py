@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from core_helpers import ffmpeg
 
-from musetalk.bench import batch_size_arg
+from musetalk.cli.common import batch_size_arg
 from musetalk.cli import main
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"

@@ -11,7 +11,8 @@ import torch
 from core_helpers import cut
 
 from musetalk.config import InferenceConfig
-from musetalk.pipeline import LipSyncPipeline, render_frames
+from musetalk.pipeline import LipSyncPipeline
+from musetalk.render import RenderLoop
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 
@@ -51,14 +52,14 @@ def test_pipelined_generate_frames_equal_serial(pipe, clip, windows, batch_size)
 def test_faceless_items_keep_their_place(pipe, clip, windows) -> None:
     """Items without a face pass through at their own index, in both modes."""
     from musetalk.media import iter_frames
-    from musetalk.prep import FacePreparer
+    from musetalk.face import FaceTracker
 
-    with FacePreparer(InferenceConfig().face) as prep:
+    with FaceTracker(InferenceConfig().face) as prep:
         frames = list(iter_frames(clip))[:10]
         items = [(i, f, None if i in (2, 3, 7) else prep(f)) for i, f in enumerate(frames)]
     cfg = InferenceConfig(batch_size=4)
-    piped = list(render_frames(pipe.renderer, items, windows[:10], cfg, {}))
-    serial = list(render_frames(pipe.renderer, items, windows[:10], replace(cfg, pipelined=False), {}))
+    piped = list(RenderLoop(pipe.renderer, items, windows[:10], cfg, {}))
+    serial = list(RenderLoop(pipe.renderer, items, windows[:10], replace(cfg, pipelined=False), {}))
     assert len(piped) == 10
     for i in range(10):
         assert np.array_equal(piped[i], serial[i]), i
@@ -70,20 +71,20 @@ def test_faceless_items_keep_their_place(pipe, clip, windows) -> None:
 
 def test_error_in_a_worker_reaches_the_caller(pipe, clip, windows) -> None:
     from musetalk.media import iter_frames
-    from musetalk.prep import FacePreparer
+    from musetalk.face import FaceTracker
 
     class Boom(Exception):
         pass
 
     def items():
-        with FacePreparer(InferenceConfig().face) as prep:
+        with FaceTracker(InferenceConfig().face) as prep:
             for i, f in enumerate(iter_frames(clip)):
                 if i == 6:
                     raise Boom("source failed")
                 yield (i, f, prep(f))
 
     with pytest.raises(Boom):
-        list(render_frames(pipe.renderer, items(), windows[:12], InferenceConfig(batch_size=4), {}))
+        list(RenderLoop(pipe.renderer, items(), windows[:12], InferenceConfig(batch_size=4), {}))
     assert not _threads()
 
 

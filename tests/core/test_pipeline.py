@@ -14,7 +14,8 @@ from musetalk.config import InferenceConfig
 from musetalk.errors import InputError, NoFaceError
 from musetalk.media import probe
 from musetalk.pipeline import LipSyncPipeline
-from musetalk.prep import pingpong
+from musetalk.preview import preview
+from musetalk.sources import pingpong
 
 
 def test_pingpong_order() -> None:
@@ -100,7 +101,7 @@ def test_output_equal_to_input_is_refused(pipe, face_clip, speech) -> None:
 
 
 def test_preview(pipe, face_clip) -> None:
-    pv = pipe.preview(face_clip)
+    pv = preview(face_clip)
     x1, y1, x2, y2 = pv.box
     assert 0 <= x1 < x2 <= 422 and 0 <= y1 < y2 <= 422
     lo, hi = pv.bbox_shift_range

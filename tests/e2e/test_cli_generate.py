@@ -17,7 +17,7 @@ from core_helpers import cut, ffmpeg, read_frames, stream_codecs
 
 from musetalk.config import FaceConfig
 from musetalk.media import audio_duration, iter_frames, probe
-from musetalk.prep import FacePreparer
+from musetalk.face import FaceTracker
 
 REPO = Path(__file__).resolve().parents[2]
 AUDIO_SECONDS = 1.2
@@ -28,7 +28,7 @@ pytestmark = pytest.mark.slow
 def _outside_box_mad(out_frames: list[np.ndarray], in_frames: list[np.ndarray]) -> float:
     """Mean |out - in| over the pixels outside each frame's face box (boxes from the same preparation)."""
     diffs = []
-    with FacePreparer(FaceConfig()) as prep:
+    with FaceTracker(FaceConfig()) as prep:
         for o, i in zip(out_frames, in_frames):
             face = prep(i)
             keep = np.ones(i.shape[:2], bool)

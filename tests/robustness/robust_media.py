@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-from musetalk.synth import FaceRenderer
+from musetalk.render import FaceRenderer
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED_DATA = REPO.parent / "shared" / "data"

@@ -13,7 +13,7 @@ from robust_media import RobustMedia, StubRenderer
 from musetalk.avatar import Avatar, list_avatars, validate_name
 from musetalk.errors import InputError, NoFaceError
 from musetalk.pipeline import LipSyncPipeline
-from musetalk.store import STORE_VERSION
+from musetalk.frame_store import STORE_VERSION
 from musetalk.weights import vae_fingerprint
 
 AGAIN = r"Prepare the avatar again from its video\.$"

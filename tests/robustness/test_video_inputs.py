@@ -12,7 +12,7 @@ from musetalk.checks import check_video
 from musetalk.errors import InputError
 from musetalk.media import iter_frames, probe
 from musetalk.pipeline import LipSyncPipeline
-from musetalk.prep import pingpong
+from musetalk.sources import pingpong
 
 
 def _frames(pipe: LipSyncPipeline, clip: Path, n: int) -> list[np.ndarray]:

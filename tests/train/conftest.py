@@ -8,7 +8,7 @@ import pytest
 import torch
 from train_helpers import CLIP, autoencoder_weights, cache_root
 
-from musetalk.train.prepare import PreparedClip, _encode_crops
+from musetalk.train.clip_features import ClipFeatures, encode_crops
 
 
 def synthetic_crops(n: int, seed: int = 0) -> np.ndarray:
@@ -25,13 +25,13 @@ def synthetic_crops(n: int, seed: int = 0) -> np.ndarray:
 
 
 @pytest.fixture(scope="session")
-def synthetic_clip(tiny_models) -> PreparedClip:
+def synthetic_clip(tiny_models) -> ClipFeatures:
     """40 frames (frame 7 has no face), encoded by the tiny VAE, with random audio windows."""
     crops = synthetic_crops(40)
     keep = np.array([i for i in range(40) if i != 7])
-    latents, masked = _encode_crops(tiny_models, crops[keep], lambda *a: None)
+    latents, masked = encode_crops(tiny_models, crops[keep], lambda *a: None)
     windows = torch.randn(len(keep), 50, 384, generator=torch.Generator().manual_seed(0))
-    return PreparedClip(keep.astype(np.int64), 40, crops[keep], latents, masked, windows)
+    return ClipFeatures(keep.astype(np.int64), 40, crops[keep], latents, masked, windows)
 
 
 @pytest.fixture(scope="session")
@@ -43,11 +43,12 @@ def clip_path(shared_data: Path) -> Path:
 def clip_crops(clip_path: Path) -> np.ndarray:
     """Face crops of the real clip (cached across sessions like the AE weights)."""
     from musetalk.config import FaceConfig
-    from musetalk.train.prepare import _faces
+    from musetalk.media import probe
+    from musetalk.train.clip_features import track_clip_faces
 
     cache = cache_root() / "faces-retalking_face2"
     cache.mkdir(exist_ok=True)
-    return _faces(clip_path, cache, FaceConfig(), lambda *a: None)[1]
+    return track_clip_faces(probe(clip_path), cache, FaceConfig())[1]
 
 
 @pytest.fixture(scope="session")

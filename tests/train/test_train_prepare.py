@@ -10,7 +10,7 @@ from core_helpers import ffmpeg
 
 from musetalk.cli import main
 from musetalk.errors import InputError
-from musetalk.train.prepare import check_clip
+from musetalk.train.clip_features import check_clip
 
 
 @pytest.fixture(scope="module")
@@ -52,14 +52,14 @@ def test_faceless_clip_fails_before_training(faceless_clip, tiny_weights, tmp_pa
 
 def test_prepare_uses_its_cache(tiny_models, clip_path, tmp_path, monkeypatch):
     from musetalk.config import FaceConfig
-    from musetalk.train import prepare
+    from musetalk.train import clip_features
 
-    first = prepare.prepare_clip(tiny_models, clip_path, tmp_path, FaceConfig())
+    first = clip_features.load_clip_features(tiny_models, clip_path, tmp_path, FaceConfig())
     n = len(first.frame_index)
     assert n > 100 and first.crops.shape == (n, 256, 256, 3)
     assert first.latents.shape == first.masked.shape == (n, 4, 32, 32) and first.windows.shape == (n, 50, 384)
-    assert json.loads((tmp_path / "faces.json").read_text())["version"] == prepare.PREP_VERSION
-    monkeypatch.setattr(prepare, "FacePreparer", None)  # a rebuild would crash
+    assert json.loads((tmp_path / "faces.json").read_text())["version"] == clip_features.FEATURES_VERSION
+    monkeypatch.setattr(clip_features, "FaceTracker", None)  # a rebuild would crash
     monkeypatch.setattr(prepare, "audio_features", None)
-    again = prepare.prepare_clip(tiny_models, clip_path, tmp_path, FaceConfig())
+    again = clip_features.load_clip_features(tiny_models, clip_path, tmp_path, FaceConfig())
     assert np.array_equal(again.crops, first.crops) and (again.latents == first.latents).all()

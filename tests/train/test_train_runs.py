@@ -9,7 +9,9 @@ import torch
 
 from musetalk.errors import InputError
 from musetalk.models.unet import predict_latents
-from musetalk.train.runs import add_lora, apply_finetuned, export_model, list_finished_runs
+from musetalk.models.finetuned import apply_finetuned, standalone_unet_dir
+from musetalk.models.unet import load_unet
+from musetalk.train.runs import add_lora, export_model, list_finished_runs
 
 
 def _inputs():
@@ -28,7 +30,7 @@ def test_lora_export_then_merge_matches_the_trained_unet(tiny_models, tmp_path):
     export_model(trained, run, "lora", {"step": 3, "status": "finished"})
     size = (run / "lora" / "adapter_model.safetensors").stat().st_size
     assert size < 200_000
-    merged = apply_finetuned(copy.deepcopy(tiny_models.unet), run)
+    merged = apply_finetuned(copy.deepcopy(tiny_models.unet), run, tiny_models.device, tiny_models.dtype)
     assert not any("lora" in n for n, _ in merged.named_parameters())
     x, a = _inputs()
     base = predict_latents(tiny_models.unet, x, a)
@@ -46,8 +48,22 @@ def test_full_unet_export_and_load(tiny_models, tmp_path):
     export_model(trained, tmp_path / "full", "full", {"step": 1})
     x, a = _inputs()
     for path in (tmp_path / "full", tmp_path / "full" / "unet.pth"):
-        loaded = apply_finetuned(copy.deepcopy(tiny_models.unet), path)
+        loaded = apply_finetuned(copy.deepcopy(tiny_models.unet), path, tiny_models.device, tiny_models.dtype)
         assert torch.equal(predict_latents(loaded, x, a), predict_latents(trained, x, a))
+
+
+@torch.no_grad()
+def test_full_run_carries_its_architecture_and_loads_without_the_base(tiny_models, tmp_path):
+    trained = copy.deepcopy(tiny_models.unet)
+    for p in trained.parameters():
+        p.add_(0.01)
+    export_model(trained, tmp_path / "full", "full", {"step": 1})
+    assert (tmp_path / "full" / "musetalk.json").is_file()
+    assert standalone_unet_dir(tmp_path / "full" / "unet.pth") == tmp_path / "full"
+    assert standalone_unet_dir(tmp_path / "full") == tmp_path / "full"
+    loaded = load_unet(tmp_path / "full", tiny_models.device, tiny_models.dtype)  # no base UNet involved
+    x, a = _inputs()
+    assert torch.equal(predict_latents(loaded, x, a), predict_latents(trained, x, a))
 
 
 def test_only_runs_with_a_usable_model_are_listed(tmp_path):
@@ -62,4 +78,4 @@ def test_only_runs_with_a_usable_model_are_listed(tmp_path):
 
 def test_apply_finetuned_rejects_a_folder_without_a_model(tiny_models, tmp_path):
     with pytest.raises(InputError, match="no fine-tuned model"):
-        apply_finetuned(tiny_models.unet, tmp_path)
+        apply_finetuned(tiny_models.unet, tmp_path, tiny_models.device, tiny_models.dtype)

@@ -1,4 +1,4 @@
-"""Clip preparation for training, cached on disk: face crops, frozen-VAE latents and Whisper windows.
+"""A training clip's features, cached on disk: face crops, frozen-VAE latents and Whisper windows.
 
 Two caches per clip, each a data file plus a JSON written last (its presence marks a complete cache; a version or
 parameter mismatch means rebuild; no pickle):
@@ -14,7 +14,6 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -22,29 +21,24 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..config import FPS, FaceConfig
+from ..atomic import write_json_atomic
+from ..config import FPS, FaceConfig, Progress, no_progress
 from ..errors import InputError, NoFaceError
-from ..media import iter_frames, load_audio, probe
+from ..face import FaceTracker
+from ..media import MediaInfo, iter_frames, load_audio, probe
 from ..models import MuseTalkModels
 from ..models.audio import audio_features
-from ..models.vae import crops_to_tensor, encode
-from ..prep import FacePreparer
+from ..models.vae import encode_masked_and_reference
 from ..weights import VAE_DIR, WHISPER_DIR
 
 log = logging.getLogger(__name__)
 
-PREP_VERSION = 1
+FEATURES_VERSION = 1
 ENCODE_BATCH = 16
-
-Progress = Callable[[str, int, int], None]
-
-
-def _no_progress(stage: str, done: int, total: int) -> None:
-    return None
 
 
 @dataclass
-class PreparedClip:
+class ClipFeatures:
     """One clip, ready to sample. Row i of every array is the same frame; frames without a face are left out."""
 
     frame_index: np.ndarray  # (n,) int64: index of the frame in the 25 fps clip
@@ -55,8 +49,10 @@ class PreparedClip:
     windows: torch.Tensor  # (n, 50, 384) float32 Whisper windows, without PE
 
 
-def check_clip(clip: Path, audio: Path | None) -> None:
-    """Fail fast, before loading any model: the clip must be a video and some audio must be available."""
+def check_clip(clip: Path, audio: Path | None) -> MediaInfo:
+    """Fail fast, before loading any model: the clip must be a video and some audio must be available.
+
+    Returns the clip's probe."""
     info = probe(clip)
     if not info.has_video or info.is_image:
         raise InputError(f"{clip.name} is not a video.", "Fine-tuning needs a video of the face talking.")
@@ -67,20 +63,24 @@ def check_clip(clip: Path, audio: Path | None) -> None:
         a = probe(audio)
         if not a.has_audio:
             raise InputError(f"{audio.name} has no audio track.", "Pass a file that contains the clip's speech.")
+    return info
 
 
-def prepare_clip(
+def load_clip_features(
     models: MuseTalkModels,
     clip: Path,
     cache_dir: Path,
     face_cfg: FaceConfig,
     audio: Path | None = None,
-    progress: Progress = _no_progress,
-) -> PreparedClip:
-    """Crops, latents and windows of ``clip`` (its own audio unless ``audio``), from ``cache_dir`` when valid."""
-    check_clip(clip, audio)
+    progress: Progress = no_progress,
+    checked: MediaInfo | None = None,
+) -> ClipFeatures:
+    """Crops, latents and windows of ``clip`` (its own audio unless ``audio``), from ``cache_dir`` when valid.
+
+    checked: the clip's probe from ``check_clip`` when the caller ran it."""
+    info = checked or check_clip(clip, audio)
     cache_dir.mkdir(parents=True, exist_ok=True)
-    frame_index, crops = _faces(clip, cache_dir, face_cfg, progress)
+    frame_index, crops = track_clip_faces(info, cache_dir, face_cfg, progress)
     latents, masked, windows = _features(models, clip, audio, cache_dir, crops, progress)
     n_audio = windows.shape[0]
     keep = frame_index < n_audio  # the clip may run a frame or two past its audio
@@ -88,7 +88,7 @@ def prepare_clip(
         raise InputError(f"The audio of {clip.name} is too short to cover any frame with a face.")
     n_frames = int(min(n_audio, frame_index.max() + 1))
     idx = torch.as_tensor(frame_index[keep])
-    return PreparedClip(frame_index[keep], n_frames, crops[keep], latents[keep], masked[keep], windows[idx])
+    return ClipFeatures(frame_index[keep], n_frames, crops[keep], latents[keep], masked[keep], windows[idx])
 
 
 # ----------------------------------------------------------------------------------------------- faces
@@ -106,36 +106,32 @@ def _read_json(path: Path) -> dict[str, Any] | None:
         return None
 
 
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2))
-    os.replace(tmp, path)
-
-
-def _faces(clip: Path, cache_dir: Path, face_cfg: FaceConfig, progress: Progress) -> tuple[np.ndarray, np.ndarray]:
-    meta = {"version": PREP_VERSION, "clip": _file_id(clip), "face": asdict(face_cfg), "fps": FPS}
+def track_clip_faces(info: MediaInfo, cache_dir: Path, face_cfg: FaceConfig,
+                     progress: Progress = no_progress) -> tuple[np.ndarray, np.ndarray]:
+    """(frame indices, (n, 256, 256, 3) uint8 crops) of the 25 fps frames of the probed clip that have a face."""
+    clip = info.path
+    meta = {"version": FEATURES_VERSION, "clip": _file_id(clip), "face": asdict(face_cfg), "fps": FPS}
     json_path, data_path = cache_dir / "faces.json", cache_dir / "faces.npz"
     if _read_json(json_path) == meta and data_path.is_file():
         with np.load(data_path, allow_pickle=False) as z:
             log.info("face crops from cache %s", data_path)
             return z["frame_index"], z["crops"]
-    total = probe(clip).n_frames
+    total = info.n_frames
     indices, crops = [], []
-    with FacePreparer(face_cfg, fps=FPS) as prep:
-        for i, frame in enumerate(iter_frames(clip, FPS)):
-            face = prep(frame)
+    with FaceTracker(face_cfg, fps=FPS) as tracker:
+        for i, frame in enumerate(iter_frames(info, FPS)):
+            face = tracker(frame)
             if face is not None:
                 indices.append(i)
                 crops.append(face.crop(frame))
             progress("faces", i + 1, max(total, i + 1))
     if not crops:
-        raise NoFaceError(f"No face was found in any frame of {clip.name}.",
-                          "Use a clip where one face is clearly visible, roughly facing the camera.")
+        raise NoFaceError(f"any frame of {clip.name}")
     frame_index, crop_arr = np.asarray(indices, dtype=np.int64), np.stack(crops)
     tmp = cache_dir / ".faces.tmp.npz"
     np.savez(tmp, frame_index=frame_index, crops=crop_arr)
     os.replace(tmp, data_path)
-    _write_json(json_path, meta)
+    write_json_atomic(json_path, meta)
     return frame_index, crop_arr
 
 
@@ -153,7 +149,7 @@ def _features(models: MuseTalkModels, clip: Path, audio: Path | None, cache_dir:
     from safetensors.torch import load_file, save_file
 
     meta = {
-        "version": PREP_VERSION,
+        "version": FEATURES_VERSION,
         "faces": _read_json(cache_dir / "faces.json"),
         "audio": _file_id(audio) if audio is not None else "clip",
         "weights": _weights_id(models.weights_dir),
@@ -168,22 +164,23 @@ def _features(models: MuseTalkModels, clip: Path, audio: Path | None, cache_dir:
     wav = load_audio(audio if audio is not None else clip)
     windows = audio_features(models.whisper, models.feature_extractor, wav, FPS).float().cpu()
     progress("audio", 1, 1)
-    latents, masked = _encode_crops(models, crops, progress)
+    latents, masked = encode_crops(models, crops, progress)
     tmp = cache_dir / f".features-{key}.tmp"
     save_file({"latents": latents, "masked": masked, "windows": windows.contiguous()}, str(tmp))
     os.replace(tmp, data_path)
-    _write_json(json_path, meta)
+    write_json_atomic(json_path, meta)
     return latents, masked, windows
 
 
 @torch.inference_mode()
-def _encode_crops(models: MuseTalkModels, crops: np.ndarray, progress: Progress) -> tuple[torch.Tensor, torch.Tensor]:
+def encode_crops(models: MuseTalkModels, crops: np.ndarray,
+                 progress: Progress = no_progress) -> tuple[torch.Tensor, torch.Tensor]:
     """(n, 256, 256, 3) uint8 -> latents of whole and masked crops, each (n, 4, 32, 32) float32 on the host."""
     whole, masked = [], []
     for start in range(0, len(crops), ENCODE_BATCH):
         chunk = crops[start : start + ENCODE_BATCH]
-        for out, mask in ((whole, False), (masked, True)):
-            x = crops_to_tensor(chunk, models.device, models.dtype, mask_lower=mask)
-            out.append(encode(models.vae, x).float().cpu())
+        m, w = encode_masked_and_reference(models.vae, chunk, models.device, models.dtype, models.channels_last)
+        masked.append(m.float().cpu())
+        whole.append(w.float().cpu())
         progress("encode", min(start + ENCODE_BATCH, len(crops)), len(crops))
     return torch.cat(whole).contiguous(), torch.cat(masked).contiguous()

@@ -1,4 +1,4 @@
-"""``python -m musetalk train``: fine-tune the UNet on one clip (registered by musetalk.cli when present)."""
+"""``train``: fine-tune the UNet on one clip (LoRA by default), with checkpoints and resume."""
 from __future__ import annotations
 
 import argparse
@@ -8,14 +8,17 @@ import sys
 import threading
 from pathlib import Path
 
-from .config import TrainConfig
+from typing import Any
+
+from ..config import DEVICES, DTYPES
+from ..errors import InputError
+from ..train.config import TrainConfig
+from .common import WEIGHTS_HELP, add_face_args, face_config, tqdm_progress
 
 D = TrainConfig()
 
 
-def register(sub) -> None:
-    from ..cli import add_face_args
-
+def register(sub: Any) -> None:
     t = sub.add_parser(
         "train", help="fine-tune the UNet on a clip of one face (LoRA by default)",
         description="Fine-tune on CLIP (a video of one face talking, with its own sound or --audio). "
@@ -24,7 +27,7 @@ def register(sub) -> None:
     t.add_argument("--clip", help="training video (required unless --resume)")
     t.add_argument("--audio", help="its speech, when the clip has no (or other) sound")
     t.add_argument("--out", required=True, help="run folder")
-    t.add_argument("--weights", help="base weights folder (default: $MUSETALK_WEIGHTS, else ./weights)")
+    t.add_argument("--weights", help="base " + WEIGHTS_HELP)
     t.add_argument("--init", choices=["official", "random"], default=D.init,
                    help="start from the weights' UNet (official) or from scratch (random, needs --full)")
     mode = t.add_mutually_exclusive_group()
@@ -52,16 +55,15 @@ def register(sub) -> None:
     t.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     t.add_argument("--seed", type=int, default=D.seed, help=f"(default {D.seed})")
     t.add_argument("--cache-dir", help="where the prepared clip is cached (default RUN_DIR/prep)")
-    t.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
-    t.add_argument("--dtype", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
+    t.add_argument("--device", default="auto", choices=DEVICES)
+    t.add_argument("--dtype", default="auto", choices=DTYPES,
                    help="autocast dtype; auto = bf16 on a GPU or CPU with native bf16, else fp32")
     add_face_args(t)
     t.set_defaults(func=cmd_train)
 
 
 def config_from_args(ns: argparse.Namespace) -> TrainConfig:
-    from ..cli import face_config
-    from .trainer import RESUME_CHANGEABLE, saved_train_config
+    from ..train.trainer import RESUME_CHANGEABLE, saved_train_config
 
     # Unset step count and cadences: the defaults for a new run, the run's own values on --resume.
     base = saved_train_config(Path(ns.out)) if ns.resume else D
@@ -84,8 +86,7 @@ def config_from_args(ns: argparse.Namespace) -> TrainConfig:
 
 def _refuse_changed_settings(cfg: TrainConfig, saved: TrainConfig, run_dir: Path) -> None:
     """A resumed run continues with its own settings; a non-default value that differs was meant to change one."""
-    from ..errors import InputError
-    from .trainer import RESUME_CHANGEABLE
+    from ..train.trainer import RESUME_CHANGEABLE
 
     changed = [f"{f.name} {getattr(cfg, f.name)} (the run has {getattr(saved, f.name)})"
                for f in dataclasses.fields(TrainConfig) if f.name not in RESUME_CHANGEABLE
@@ -97,9 +98,7 @@ def _refuse_changed_settings(cfg: TrainConfig, saved: TrainConfig, run_dir: Path
 
 
 def cmd_train(ns: argparse.Namespace) -> int:
-    from ..cli import tqdm_progress
-    from ..errors import InputError
-    from .trainer import TrainJob, train
+    from ..train.trainer import TrainJob, train
 
     if not ns.clip and not ns.resume:
         raise InputError("train needs --clip (the video to learn from).")

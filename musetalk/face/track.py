@@ -1,18 +1,22 @@
-"""Per-frame face preparation shared by one-shot generation, avatars and the trainer."""
+"""Following the face through a frame sequence: landmarks per frame, the box smoothed over time.
+
+``FaceTracker`` is what one-shot generation, avatars and the trainer run on every frame; ``TrackedFace`` is what
+it finds in one frame (landmarks and the smoothed box), and how that frame's crop and blend mask are cut.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
 
-from .config import FaceConfig
-from .face import BoxSmoother, FaceAnalyzer, FaceLandmarks, blend_mask, crop_face, face_box
-
-Box = tuple[int, int, int, int]
+from musetalk.config import FPS, FaceConfig
+from musetalk.face.crop import Box, BoxSmoother, crop_face, face_box
+from musetalk.face.landmarks import FaceAnalyzer, FaceLandmarks
+from musetalk.face.mask import blend_mask
 
 
 @dataclass
-class FrameFace:
+class TrackedFace:
     """The synced face of one frame: mesh landmarks (468, 2) float32 and the (smoothed) crop box."""
 
     landmarks: FaceLandmarks
@@ -27,33 +31,27 @@ class FrameFace:
         return blend_mask(self.landmarks, self.box, cfg.parsing_mode, cfg.left_cheek_width, cfg.right_cheek_width)
 
 
-class FacePreparer:
-    """Frame sequence -> FrameFace | None per frame. Stateful: tracks the face and smooths the box over time."""
+class FaceTracker:
+    """Frame sequence -> TrackedFace | None per frame. Stateful: tracks the face and smooths the box over time."""
 
-    def __init__(self, cfg: FaceConfig, fps: float = 25.0, static_image_mode: bool = False) -> None:
+    def __init__(self, cfg: FaceConfig, fps: float = FPS, static_image_mode: bool = False) -> None:
         self.cfg = cfg
         self._analyzer = FaceAnalyzer(static_image_mode=static_image_mode)
         self._smoother = BoxSmoother(enabled=cfg.smooth, fps=fps)
 
-    def __call__(self, frame_bgr: np.ndarray) -> FrameFace | None:
+    def __call__(self, frame_bgr: np.ndarray) -> TrackedFace | None:
         lm = self._analyzer.analyze(frame_bgr)
         raw = None if lm is None else face_box(lm, frame_bgr.shape, self.cfg.bbox_shift, self.cfg.extra_margin)
         box = self._smoother.update(raw)
         if lm is None or box is None:
             return None
-        return FrameFace(lm, box)
+        return TrackedFace(lm, box)
 
     def close(self) -> None:
         self._analyzer.close()
 
-    def __enter__(self) -> FacePreparer:
+    def __enter__(self) -> FaceTracker:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def pingpong(i: int, n: int) -> int:
-    """Source frame for output frame i when n source frames loop forward then backward (0..n-1, n-1..0, ...)."""
-    k = i % (2 * n)
-    return k if k < n else 2 * n - 1 - k

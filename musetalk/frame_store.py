@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from .face import FaceLandmarks
-from .prep import FrameFace
+from .atomic import write_json_atomic
+from .face import FaceLandmarks, TrackedFace
 
 STORE_VERSION = 2  # 2: meta.json records the VAE weights the latents were encoded with
 N_LANDMARKS = 468
@@ -28,7 +28,7 @@ class FrameStore:
     root: Path
     width: int
     height: int
-    faces: list[FrameFace | None] = field(default_factory=list)
+    faces: list[TrackedFace | None] = field(default_factory=list)
     _fh: Any = None
 
     @property
@@ -42,7 +42,7 @@ class FrameStore:
     def __len__(self) -> int:
         return len(self.faces)
 
-    def append(self, frame_bgr: np.ndarray, face: FrameFace | None) -> None:
+    def append(self, frame_bgr: np.ndarray, face: TrackedFace | None) -> None:
         if self._fh is None:
             self.root.mkdir(parents=True, exist_ok=True)
             self._fh = open(self.frames_path, "wb")
@@ -80,9 +80,9 @@ class FrameStore:
     @classmethod
     def open(cls, root: Path, width: int, height: int) -> FrameStore:
         data = np.load(root / "faces.npz")
-        faces: list[FrameFace | None] = []
+        faces: list[TrackedFace | None] = []
         for has, box, pts, det in zip(data["has_face"], data["boxes"], data["points"], data["det_boxes"]):
-            faces.append(FrameFace(FaceLandmarks(pts, tuple(int(v) for v in det)), tuple(int(v) for v in box))
+            faces.append(TrackedFace(FaceLandmarks(pts, tuple(int(v) for v in det)), tuple(int(v) for v in box))
                          if has else None)
         store = cls(root, width, height, faces)
         expected = len(faces) * store.frame_bytes
@@ -93,9 +93,7 @@ class FrameStore:
 
 def write_meta(root: Path, meta: dict[str, Any]) -> None:
     """Write meta.json last and atomically: its presence marks a complete cache."""
-    tmp = root / ".meta.json.tmp"
-    tmp.write_text(json.dumps({"version": STORE_VERSION, **meta}, indent=2))
-    os.replace(tmp, root / "meta.json")
+    write_json_atomic(root / "meta.json", {"version": STORE_VERSION, **meta})
 
 
 def load_meta(root: Path) -> dict[str, Any]:

@@ -1,6 +1,7 @@
-"""The pipelined render loop behind ``render_frames``.
+"""The renderer (crops -> 8-channel latents; latents + audio -> faces) and the threaded render loop around it.
 
-Three worker threads joined by bounded queues, so the end-to-end rate is that of the slowest stage, not the sum::
+``FaceRenderer`` runs the VAE and UNet on batches. ``RenderLoop`` feeds it: three worker threads joined by
+bounded queues, so the end-to-end rate is that of the slowest stage, not the sum::
 
     prep  : source items (video decode, landmarks, box) + crop + blend mask  -> batches
     model : VAE encode of uncached crops, UNet, VAE decode, one download     -> generated faces
@@ -18,18 +19,67 @@ import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Union
 
 import numpy as np
 import torch
 
 from . import profiling
-from .config import InferenceConfig
-from .face import paste_back
-from .prep import FrameFace
+from .config import InferenceConfig, Progress, no_progress
+from .face import TrackedFace, paste_back
+from .models import MuseTalkModels
+from .models.audio import FrameWindows, add_positional_encoding, positional_encoding
+from .models.device import to_device
+from .models.unet import predict_latents
+from .models.vae import decode, encode_masked_and_reference, images_to_bgr
 from .profiling import stage
+from .sources import LatentCache, SourceItem
 
-Progress = Callable[[str, int, int], None]
+Windows = Union[torch.Tensor, FrameWindows]  # (n, 50, 384) audio windows without PE, made at once or per batch
+
+
+class FaceRenderer:
+    """Runs the VAE and UNet on batches. Every call is under ``torch.inference_mode``.
+
+    Nothing here waits for the device except the final download of the faces (``render``'s return), so on a
+    GPU the host runs ahead and queues the next batch while the current one computes.
+    """
+
+    def __init__(self, models: MuseTalkModels) -> None:
+        self.models = models
+        self._pe: torch.Tensor | None = None  # (50, 384) float32 on the model device, made once
+
+    @torch.inference_mode()
+    def encode(self, crops_bgr: np.ndarray) -> torch.Tensor:
+        """(B, 256, 256, 3) uint8 BGR -> (B, 8, 32, 32) = cat[masked latent, reference latent], model dtype.
+
+        In inference the reference is the same crop, unmasked, as in MuseTalk v1.5.
+        """
+        m = self.models
+        with stage("vae_encode", crops_bgr.shape[0], m.device):
+            masked, ref = encode_masked_and_reference(m.vae, crops_bgr, m.device, m.dtype, m.channels_last)
+            return torch.cat([masked, ref], dim=1)
+
+    @torch.inference_mode()
+    def render(self, latents: torch.Tensor, windows: torch.Tensor) -> np.ndarray:
+        """latents (B, 8, 32, 32), windows (B, 50, 384) without PE -> faces (B, 256, 256, 3) uint8 BGR."""
+        m = self.models
+        n = latents.shape[0]
+        with stage("unet", n, m.device):
+            audio = add_positional_encoding(windows.to(m.device), self._positional_encoding(windows)).to(m.dtype)
+            pred = predict_latents(m.unet, latents.to(device=m.device, dtype=m.dtype), audio)
+        with stage("vae_decode", n, m.device):
+            images = decode(m.vae, pred)
+        with stage("download", n):  # the loop's one device->host copy (and on a GPU, its one wait)
+            return images_to_bgr(images)
+
+    def _positional_encoding(self, windows: torch.Tensor) -> torch.Tensor:
+        """The PE on the model device, built once: a per-batch host->device copy would sync a GPU."""
+        shape = tuple(windows.shape[1:])
+        if self._pe is None or tuple(self._pe.shape) != shape:
+            self._pe = positional_encoding(*shape).to(self.models.device)
+        return self._pe
+
 
 _END = object()
 _POLL_S = 0.1  # how often a blocked thread looks at the stop flag
@@ -44,7 +94,7 @@ class _Item:
     out_index: int
     src: int
     frame: np.ndarray  # (H, W, 3) uint8 BGR
-    face: FrameFace | None
+    face: TrackedFace | None
     crop: np.ndarray | None = None  # (256, 256, 3) uint8 BGR, only when the latent is not cached yet
     mask: np.ndarray | None = None  # (box_h, box_w) float32
 
@@ -57,9 +107,8 @@ class RenderLoop:
     caller's thread, in the same batches (same output, for checking and measuring).
     """
 
-    def __init__(self, renderer: Any, items: Iterable[tuple[int, np.ndarray, FrameFace | None]],
-                 windows: torch.Tensor, cfg: InferenceConfig, latent_cache: dict[int, torch.Tensor] | None,
-                 progress: Progress) -> None:
+    def __init__(self, renderer: FaceRenderer, items: Iterable[SourceItem], windows: Windows,
+                 cfg: InferenceConfig, latent_cache: LatentCache | None, progress: Progress = no_progress) -> None:
         self.renderer = renderer
         self.items = items
         self.windows = windows
@@ -75,7 +124,7 @@ class RenderLoop:
     # ------------------------------------------------------------------ iteration
 
     def __iter__(self) -> Iterator[np.ndarray]:
-        frames = self._threaded() if getattr(self.cfg, "pipelined", True) else self._serial()
+        frames = self._threaded() if self.cfg.pipelined else self._serial()
         for done, frame in enumerate(frames, 1):
             yield frame
             if done % self.batch_size == 0 or done == self.n:
@@ -149,7 +198,7 @@ class RenderLoop:
             except queue.Full:
                 continue
 
-    def _get(self, q: queue.Queue) -> Any:
+    def _get(self, q: queue.Queue) -> Any:  # an item, a batch or _END: what the queue carries
         while True:
             try:
                 return q.get(timeout=_POLL_S)
@@ -215,10 +264,8 @@ class RenderLoop:
             yield frame
 
 
-def _rows(windows: torch.Tensor, rows: list[int]) -> torch.Tensor:
+def _rows(windows: Windows, rows: list[int]) -> torch.Tensor:
     """windows[rows] without a host->device sync: a slice when rows are consecutive (the usual case)."""
     if rows == list(range(rows[0], rows[0] + len(rows))):
         return windows[rows[0] : rows[0] + len(rows)]
-    from .models.device import to_device
-
     return windows[to_device(torch.tensor(rows), windows.device)]

@@ -1,0 +1,68 @@
+"""``avatar``: prepare a video once, then make it speak any audio; list and delete prepared avatars."""
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from ..config import InferenceConfig
+from .common import add_batch_arg, add_face_args, add_model_args, build_pipeline_from_args, face_config
+from .common import resolve_batch_size, tqdm_progress
+
+
+def register(sub: Any) -> None:
+    a = sub.add_parser("avatar", help="real-time avatars: prepare once, speak many times")
+    a.add_argument("--avatars", help="avatars folder (default: $MUSETALK_AVATARS, else ./avatars)")
+    asub = a.add_subparsers(dest="avatar_cmd", required=True, metavar="ACTION")
+    ap = asub.add_parser("prepare", help="analyse and encode a video once")
+    ap.add_argument("--video", required=True)
+    ap.add_argument("--name", required=True)
+    add_batch_arg(ap)
+    add_model_args(ap)
+    add_face_args(ap)
+    sp = asub.add_parser("speak", help="make a prepared avatar say an audio")
+    sp.add_argument("--name", required=True)
+    sp.add_argument("--audio", required=True)
+    sp.add_argument("--out", required=True)
+    add_batch_arg(sp)
+    add_model_args(sp)
+    asub.add_parser("list", help="list prepared avatars")
+    dp = asub.add_parser("delete", help="delete a prepared avatar")
+    dp.add_argument("--name", required=True)
+    a.set_defaults(func=cmd_avatar)
+
+
+def cmd_avatar(ns: argparse.Namespace) -> int:
+    from ..avatar import Avatar, delete_avatar, list_avatars, require_avatar_folder, resolve_avatars_dir
+    from ..avatar import validate_name
+    from ..checks import check_avatar_video, check_speech
+
+    avatars = resolve_avatars_dir(ns.avatars)
+    if ns.avatar_cmd == "list":
+        for name in list_avatars(avatars):
+            print(name)
+        return 0
+    if ns.avatar_cmd == "delete":
+        delete_avatar(avatars, ns.name)
+        print(f"deleted {ns.name}")
+        return 0
+    resolve_batch_size(ns)
+    root = avatars / validate_name(ns.name)
+    # Wrong files fail before the models load; what the checks learn is handed on, not looked up again.
+    if ns.avatar_cmd == "prepare":
+        checked = check_avatar_video(ns.video, root, ns.batch_size)
+    else:
+        checked = check_speech(ns.audio, ns.out)
+        require_avatar_folder(root, "Prepare it with `python -m musetalk avatar prepare`.")
+    pipe = build_pipeline_from_args(ns)
+    update, close = tqdm_progress()
+    try:
+        if ns.avatar_cmd == "prepare":
+            av = Avatar.prepare(pipe, ns.video, root, face_config(ns), ns.batch_size, update, checked=checked)
+            print(f"prepared avatar {av.name}: {len(av.store)} frames in {av.root}")
+        else:
+            av = Avatar.load(pipe, root)
+            out = av.speak_to_file(ns.audio, ns.out, InferenceConfig(batch_size=ns.batch_size), update, checked)
+            print(f"wrote {out}")
+    finally:
+        close()
+    return 0

@@ -1,0 +1,127 @@
+"""What every command shares: the model, face and batch options, their values as configs, and progress bars."""
+from __future__ import annotations
+
+import argparse
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..config import DEVICES, DTYPES, PARSING_MODES, FaceConfig, Progress
+from ..errors import InputError
+
+log = logging.getLogger("musetalk")
+
+BATCH_HELP = "frames per model call, or auto (from free memory)"
+WEIGHTS_HELP = "weights folder (default: $MUSETALK_WEIGHTS, else ./weights)"
+
+
+def batch_size_arg(text: str) -> int | str:
+    """``--batch-size``: a positive integer or ``auto`` (from free memory, see ``models.device.auto_batch_size``)."""
+    if text == "auto":
+        return "auto"
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer or 'auto', got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer or 'auto', got {text!r}")
+    return value
+
+
+def add_batch_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--batch-size", type=batch_size_arg, default=8, help=BATCH_HELP)
+
+
+def add_device_args(p: argparse.ArgumentParser, dtype_help: str | None = None) -> None:
+    p.add_argument("--device", default="auto", choices=DEVICES)
+    p.add_argument("--dtype", default="auto", choices=DTYPES,
+                   help=dtype_help or "auto = fp16 on GPU, bf16 on a CPU with native bf16, else fp32")
+
+
+def add_model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--weights", help=WEIGHTS_HELP)
+    add_device_args(p)
+    p.add_argument("--compile", action="store_true",
+                   help="torch.compile the UNet and VAE: faster on a GPU after slow first batches")
+
+
+def add_face_args(p: argparse.ArgumentParser, defaults: bool = True) -> None:
+    """Face options; with defaults=False they default to None so per-task values can override them."""
+    d = FaceConfig()
+
+    def dflt(v: Any) -> Any:
+        return v if defaults else None
+
+    p.add_argument("--bbox-shift", type=int, default=dflt(d.bbox_shift),
+                   help="move the crop's centre down (+) or up (-) in pixels; changes mouth openness")
+    p.add_argument("--extra-margin", type=int, default=dflt(d.extra_margin),
+                   help="pixels added below the chin (v1.5 default 10)")
+    p.add_argument("--parsing-mode", choices=PARSING_MODES, default=dflt(d.parsing_mode),
+                   help="blend region: jaw (default), raw (lips, mouth, skin) or neck")
+    p.add_argument("--left-cheek-width", type=int, default=dflt(d.left_cheek_width),
+                   help="jaw mode: how far the blend keeps the jaw left of the centre, in MuseTalk's units "
+                        "(pixels of its 512-pixel face-parsing square, 1.5x the face box)")
+    p.add_argument("--right-cheek-width", type=int, default=dflt(d.right_cheek_width),
+                   help="the same, right of the centre")
+    p.add_argument("--no-smooth", action="store_true", default=None if not defaults else False,
+                   help="turn off temporal smoothing of the crop box")
+
+
+def face_config(ns: argparse.Namespace, base: FaceConfig | None = None) -> FaceConfig:
+    base = base or FaceConfig()
+    values = {
+        "bbox_shift": ns.bbox_shift, "extra_margin": ns.extra_margin, "parsing_mode": ns.parsing_mode,
+        "left_cheek_width": ns.left_cheek_width, "right_cheek_width": ns.right_cheek_width,
+    }
+    return FaceConfig(**{k: (getattr(base, k) if v is None else v) for k, v in values.items()},
+                      smooth=base.smooth if ns.no_smooth is None else not ns.no_smooth)
+
+
+def resolve_batch_size(ns: argparse.Namespace) -> None:
+    """``--batch-size auto`` -> a number from free memory (see ``models.device.choose_batch_size``)."""
+    if getattr(ns, "batch_size", None) == "auto":
+        from ..models.device import choose_batch_size
+        from ..weights import resolve_weights_dir
+
+        ns.batch_size = choose_batch_size(resolve_weights_dir(ns.weights), ns.device, ns.dtype)
+        log.info("batch size %d (auto)", ns.batch_size)
+
+
+def finetuned_path(ns: argparse.Namespace) -> str | None:
+    """--lora RUN_DIR or --unet PATH: a fine-tuned model applied on top of the base UNet."""
+    path = getattr(ns, "lora", None) or getattr(ns, "unet", None)
+    if path and not Path(path).exists():
+        raise InputError(f"{path} does not exist.", "Give a training run folder (--lora) or a unet.pth (--unet).")
+    return path
+
+
+def build_pipeline_from_args(ns: argparse.Namespace):
+    """The pipeline for the model options of ``ns`` (one factory: ``pipeline.build_pipeline``)."""
+    from ..pipeline import build_pipeline
+
+    return build_pipeline(ns.weights, ns.device, ns.dtype, finetuned_path(ns), compile=ns.compile)
+
+
+def tqdm_progress() -> tuple[Progress, Callable[[], None]]:
+    """A progress callback drawing one tqdm bar per stage, and a function closing the last bar."""
+    from tqdm import tqdm
+
+    bars: dict[str, Any] = {}
+
+    def update(stage: str, done: int, total: int) -> None:
+        bar = bars.get(stage)
+        if bar is None:
+            for other in bars.values():
+                other.close()
+            bars.clear()
+            bar = bars[stage] = tqdm(total=total, desc=stage, unit="frame", leave=False, dynamic_ncols=True)
+        bar.total = max(total, done)
+        bar.n = done
+        bar.refresh()
+
+    def close() -> None:
+        for b in bars.values():
+            b.close()
+
+    return update, close

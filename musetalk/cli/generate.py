@@ -1,0 +1,132 @@
+"""``generate``: lip-sync one video (or image) to one audio, or several pairs from a tasks YAML."""
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from ..config import FaceConfig, InferenceConfig
+from ..errors import InputError
+from .common import (
+    add_batch_arg,
+    add_face_args,
+    add_model_args,
+    build_pipeline_from_args,
+    face_config,
+    resolve_batch_size,
+    tqdm_progress,
+)
+
+EXIT_INTERRUPTED = 130
+TASK_KEYS = {"video", "audio", "out", "bbox_shift", "extra_margin", "parsing_mode", "left_cheek_width",
+             "right_cheek_width", "smooth", "batch_size"}
+
+
+@dataclass
+class Task:
+    video: Path
+    audio: Path
+    out: Path
+    cfg: InferenceConfig
+
+
+def register(sub: Any) -> None:
+    g = sub.add_parser("generate", help="lip-sync a video or image to an audio file",
+                       description="Lip-sync VIDEO (or a still image) to AUDIO and write an mp4.")
+    g.add_argument("--video", help="face video or image")
+    g.add_argument("--audio", help="speech (any format ffmpeg reads, or a video with sound)")
+    g.add_argument("--out", help="output .mp4")
+    g.add_argument("--tasks", help="YAML of several tasks (name: {video, audio, [out], [overrides]})")
+    g.add_argument("--out-dir", help="where --tasks outputs go when a task names no 'out' (default ./results)")
+    add_batch_arg(g)
+    tuned = g.add_mutually_exclusive_group()
+    tuned.add_argument("--lora", metavar="RUN_DIR", help="apply the LoRA adapter of a training run")
+    tuned.add_argument("--unet", metavar="PATH", help="use a fully fine-tuned UNet (a run's unet.pth)")
+    add_model_args(g)
+    add_face_args(g)
+    g.set_defaults(func=cmd_generate)
+
+
+def cmd_generate(ns: argparse.Namespace) -> int:
+    from ..checks import check_generate_inputs
+    from ..weights import check_weights, resolve_weights_dir
+
+    resolve_batch_size(ns)
+    tasks = _tasks(ns)
+    check_weights(resolve_weights_dir(ns.weights))  # instant: missing weights are named first
+    # Every task's inputs, before the models load: a wrong file fails in seconds. What the checks learn
+    # (probes, frame counts) goes to generate, which then checks nothing twice.
+    checked = [check_generate_inputs(t.video, t.audio, t.out, t.cfg) for t in tasks]
+    pipe = build_pipeline_from_args(ns)
+    written: list[Path] = []
+    for task, inputs in zip(tasks, checked):
+        update, close = tqdm_progress()
+        try:
+            written.append(pipe.generate(task.video, task.audio, task.out, task.cfg, update, checked=inputs))
+        except KeyboardInterrupt:
+            if not written:
+                raise
+            close()
+            print(f"\ninterrupted: {len(written)} of {len(tasks)} videos were written (listed above); "
+                  f"{task.out} was not.", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        finally:
+            close()
+        print(f"wrote {written[-1]}")
+    return 0
+
+
+def _tasks(ns: argparse.Namespace) -> list[Task]:
+    """One task from --video/--audio/--out, or several from --tasks YAML (per-task overrides)."""
+    base = InferenceConfig(face=face_config(ns), batch_size=ns.batch_size)
+    if ns.tasks:
+        return load_tasks(Path(ns.tasks), base, Path(ns.out_dir or "results"))
+    missing = [f"--{k}" for k in ("video", "audio", "out") if not getattr(ns, k)]
+    if missing:
+        raise InputError(f"generate needs {', '.join(missing)} (or --tasks FILE.yaml).")
+    return [Task(Path(ns.video), Path(ns.audio), Path(ns.out), base)]
+
+
+def load_tasks(path: Path, base: InferenceConfig, out_dir: Path) -> list[Task]:
+    """YAML: a mapping of task name -> {video, audio, [out], [face overrides]} (MuseTalk's format)."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(f"Cannot read the tasks file {path}: {exc.strerror}.") from exc
+    except yaml.YAMLError as exc:
+        raise InputError(f"The tasks file {path} is not valid YAML: {exc}.") from exc
+    if isinstance(data, list):
+        data = {f"task_{i}": t for i, t in enumerate(data)}
+    if not isinstance(data, dict) or not data:
+        raise InputError(f"The tasks file {path} must map task names to {{video, audio}} entries.")
+    tasks = []
+    for name, t in data.items():
+        if not isinstance(t, dict) or "video" not in t or "audio" not in t:
+            raise InputError(f"Task {name!r} in {path} needs both 'video' and 'audio'.")
+        unknown = set(t) - TASK_KEYS
+        if unknown:
+            raise InputError(f"Task {name!r} has unknown keys: {', '.join(sorted(unknown))}.",
+                             f"Allowed: {', '.join(sorted(TASK_KEYS))}.")
+        face = FaceConfig(**{f.name: t.get(f.name, getattr(base.face, f.name)) for f in fields(FaceConfig)})
+        cfg = InferenceConfig(face=face, batch_size=int(t.get("batch_size", base.batch_size)))
+        out = t.get("out") or _default_out(out_dir, name)
+
+        def rel(p: str) -> Path:  # paths in the YAML are relative to the YAML
+            return Path(p) if Path(p).is_absolute() else path.parent / p
+
+        tasks.append(Task(rel(t["video"]), rel(t["audio"]), Path(out), cfg))
+    return tasks
+
+
+def _default_out(out_dir: Path, name: str) -> Path:
+    """``OUT_DIR/NAME.mp4``; the folder (default ./results) is created, since the user did not name a file."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"Cannot create the output folder {out_dir}: {exc.strerror}.",
+                         "Pass --out-dir with a folder you can write to.") from exc
+    return out_dir / f"{name}.mp4"
