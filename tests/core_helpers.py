@@ -34,3 +34,17 @@ def stream_codecs(path: Path) -> str:
     proc = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", str(path)],
                           capture_output=True, text=True)
     return "\n".join(line for line in proc.stderr.splitlines() if "Stream #" in line)
+
+
+ASSETS = Path(__file__).resolve().parents[1] / "assets"
+
+
+def face_clip_from_photo(dst: Path, seconds: float, size: int) -> Path:
+    """A ``size`` x ``size``, 25 fps clip of the bundled face photo, the head drifting a few pixels in a circle
+    (so every frame differs), no audio: the core tests' stand-in for a talking face, made here."""
+    margin = max(size // 24, 2)
+    drift = f"crop={size}:{size}:x='{margin}+{margin}*sin(2*PI*n/25)':y='{margin}+{margin}*cos(2*PI*n/25)'"
+    ffmpeg("-loop", "1", "-i", str(ASSETS / "face.jpg"), "-t", str(seconds),
+           "-vf", f"fps=25,scale={size + 2 * margin}:{size + 2 * margin},{drift}", "-pix_fmt", "yuv420p",
+           "-an", str(dst))
+    return dst

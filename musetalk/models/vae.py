@@ -48,13 +48,15 @@ def encode_masked_and_reference(vae, crops_bgr: np.ndarray, device: torch.device
                                 channels_last: bool | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """(B, 256, 256, 3) uint8 BGR -> (masked latent, reference latent), each (B, 4, 32, 32) in ``dtype``.
 
-    The UNet input of inference and training alike is ``cat([masked, reference], dim=1)``. Both halves go
-    through the VAE in one call of 2B images. channels_last: see ``crops_to_tensor``.
+    The UNet input of inference and training alike is ``cat([masked, reference], dim=1)``. On a GPU both
+    halves go through the VAE in one call of 2B images. On the CPU each image is its own call, as in MuseTalk:
+    oneDNN blocks a batch differently from a single image, and the latents would differ from MuseTalk's in the
+    last bit (the speed hardly depends on the batch there). channels_last: see ``crops_to_tensor``.
     """
     n = crops_bgr.shape[0]
-    masked = crops_to_tensor(crops_bgr, device, dtype, True, channels_last)
-    whole = crops_to_tensor(crops_bgr, device, dtype, False, channels_last)
-    lat = encode(vae, torch.cat([masked, whole]))
+    x = torch.cat([crops_to_tensor(crops_bgr, device, dtype, True, channels_last),
+                   crops_to_tensor(crops_bgr, device, dtype, False, channels_last)])
+    lat = encode(vae, x) if device.type != "cpu" else torch.cat([encode(vae, x[i : i + 1]) for i in range(2 * n)])
     return lat[:n], lat[n:]
 
 

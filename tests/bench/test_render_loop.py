@@ -8,14 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from core_helpers import cut
+from core_helpers import ASSETS, face_clip_from_photo
 
 from musetalk.config import InferenceConfig
 from musetalk.pipeline import LipSyncPipeline
 from musetalk.render import RenderLoop
-
-ASSETS = Path(__file__).resolve().parents[2] / "assets"
-
 
 @pytest.fixture(scope="module")
 def pipe(tiny_models) -> LipSyncPipeline:
@@ -23,10 +20,9 @@ def pipe(tiny_models) -> LipSyncPipeline:
 
 
 @pytest.fixture(scope="module")
-def clip(shared_data: Path, tmp_path_factory) -> Path:
-    """0.6 s (15 frames) of a real talking face, 320x320."""
-    return cut(shared_data / "retalking_face3.mp4", tmp_path_factory.mktemp("loop") / "face.mp4", 0.6,
-               extra=("-vf", "scale=320:320", "-an"))
+def clip(tmp_path_factory) -> Path:
+    """0.6 s (15 frames) of a moving face, 320x320, made from the bundled photo."""
+    return face_clip_from_photo(tmp_path_factory.mktemp("loop") / "face.mp4", 0.6, 320)
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from core_helpers import cut, ffmpeg, read_frames
+from core_helpers import ASSETS, cut, face_clip_from_photo, ffmpeg, read_frames
 
 from musetalk.avatar import Avatar, list_avatars, validate_name
 from musetalk.config import InferenceConfig
@@ -29,15 +29,14 @@ def pipe(tiny_models) -> LipSyncPipeline:
 
 
 @pytest.fixture(scope="module")
-def face_clip(shared_data: Path, tmp_path_factory) -> Path:
-    """1 s of a real talking face, 422x422, 25 fps."""
-    out = tmp_path_factory.mktemp("clips") / "face.mp4"
-    return cut(shared_data / "retalking_face2.mp4", out, 1.0, extra=("-vf", "scale=422:422", "-an"))
+def face_clip(tmp_path_factory) -> Path:
+    """1 s of a moving face, 422x422, 25 fps, made from the bundled photo."""
+    return face_clip_from_photo(tmp_path_factory.mktemp("clips") / "face.mp4", 1.0, 422)
 
 
 @pytest.fixture(scope="module")
-def speech(shared_data: Path, tmp_path_factory) -> Path:
-    return cut(shared_data / "retalking_audio1.wav", tmp_path_factory.mktemp("audio") / "speech.wav", 2.5)
+def speech(tmp_path_factory) -> Path:
+    return cut(ASSETS / "speech.wav", tmp_path_factory.mktemp("audio") / "speech.wav", 2.5)
 
 
 def _mad(a: np.ndarray, b: np.ndarray) -> float:

@@ -73,7 +73,7 @@ def test_bad_input_is_reported_before_the_models_load(media: RobustMedia, tiny_w
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """A text file given as the video fails in the checks, before the models load (only the weights' presence,
     an instant check, comes first)."""
-    monkeypatch.setattr(cli, "_pipeline", lambda ns: pytest.fail("models must not load for a bad input"))
+    monkeypatch.setattr("musetalk.pipeline.build_pipeline", lambda *a, **k: pytest.fail("models must not load for a bad input"))
     code, err = _main(["generate", "--weights", tiny_weights, "--video", media.text_as_mp4(),
                        "--audio", media.tone(), "--out", tmp_path / "out.mp4"], capsys)
     assert code == 2
@@ -85,7 +85,7 @@ def test_bad_input_is_reported_before_the_models_load(media: RobustMedia, tiny_w
 def test_avatar_commands_check_before_the_models_load(media: RobustMedia, tiny_weights: Path, tmp_path: Path,
                                                       capsys: pytest.CaptureFixture[str],
                                                       monkeypatch: pytest.MonkeyPatch, case: str) -> None:
-    monkeypatch.setattr(cli, "_pipeline", lambda ns: pytest.fail("models must not load for a bad input"))
+    monkeypatch.setattr("musetalk.pipeline.build_pipeline", lambda *a, **k: pytest.fail("models must not load for a bad input"))
     avatars = ["avatar", "--avatars", tmp_path / "avatars"]
     model = ["--weights", tiny_weights, "--device", "cpu"]
     argv, expected = {
@@ -109,7 +109,7 @@ def test_tasks_file_is_checked_whole_before_any_work(media: RobustMedia, stub_pi
                                                      tiny_weights: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """The second task's audio is missing: exit 2 naming it, and the first task was not generated either."""
-    monkeypatch.setattr(cli, "_pipeline", lambda ns: stub_pipe)
+    monkeypatch.setattr("musetalk.pipeline.build_pipeline", lambda *a, **k: stub_pipe)
     tasks = tmp_path / "tasks.yaml"
     tasks.write_text(yaml.safe_dump({
         "good": {"video": str(media.face_frame("png")), "audio": str(media.tone(seconds=0.2))},
@@ -126,7 +126,7 @@ def test_tasks_default_results_folder_is_created(media: RobustMedia, stub_pipe: 
                                                  capsys: pytest.CaptureFixture[str],
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     """Tasks without 'out' go to ./results, which the CLI creates (it used to fail: folder does not exist)."""
-    monkeypatch.setattr(cli, "_pipeline", lambda ns: stub_pipe)
+    monkeypatch.setattr("musetalk.pipeline.build_pipeline", lambda *a, **k: stub_pipe)
     monkeypatch.chdir(tmp_path)
     (tmp_path / "tasks.yaml").write_text(yaml.safe_dump(
         {"clip": {"video": str(media.face_frame("png")), "audio": str(media.tone(seconds=0.2))}}))
@@ -142,7 +142,7 @@ def test_unexpected_bug_exits_1_with_a_log_path(media: RobustMedia, tiny_models,
     """A bug is not dressed up as a user error: exit 1, one line naming the log that holds the traceback."""
     pipe = LipSyncPipeline(tiny_models)
     pipe.renderer = StubRenderer(tiny_models, fail_after=0)
-    monkeypatch.setattr(cli, "_pipeline", lambda ns: pipe)
+    monkeypatch.setattr("musetalk.pipeline.build_pipeline", lambda *a, **k: pipe)
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     monkeypatch.setattr("tempfile.tempdir", None)  # re-read TMPDIR
     code, err = _main(["generate", "--weights", tiny_weights, "--video", media.face_frame("png"), "--audio",
