@@ -31,3 +31,34 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+
+
+# ------------------------------------------------------------------ odd inputs (tests of checks, sources, cli, ...)
+
+
+@pytest.fixture(scope="session")
+def media(tmp_path_factory: pytest.TempPathFactory):
+    """Session-built odd inputs (``odd_media.RobustMedia``); tests/media has its own ``media`` fixture."""
+    from odd_media import RobustMedia
+
+    return RobustMedia(tmp_path_factory.mktemp("robust-media"))
+
+
+@pytest.fixture(scope="session")
+def stub_pipe(tiny_models):
+    """The real pipeline (tiny Whisper for audio) with the stub renderer: magenta faces, no VAE/UNet work."""
+    from odd_media import StubRenderer
+
+    from musetalk.pipeline import LipSyncPipeline
+
+    pipe = LipSyncPipeline(tiny_models)
+    pipe.renderer = StubRenderer(tiny_models)
+    return pipe
+
+
+@pytest.fixture(scope="session")
+def tiny_pipe(tiny_models):
+    """The real pipeline with the real tiny random-init models."""
+    from musetalk.pipeline import LipSyncPipeline
+
+    return LipSyncPipeline(tiny_models)

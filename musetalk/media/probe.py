@@ -98,6 +98,37 @@ def _looks_like_mp4(path: Path) -> bool:
     return head[4:8] in (b"ftyp", b"mdat", b"moov", b"free", b"skip", b"wide")
 
 
+@dataclass
+class _Header:
+    """The raw facts of ffmpeg's description of an input."""
+
+    formats: list[str]
+    duration: float
+    video: str | None  # the description of the first real video stream (not cover art)
+    has_audio: bool
+    rotation: float
+
+
+def _read_lines(stderr: str) -> _Header:
+    h = _Header([], 0.0, None, False, 0.0)
+    in_video = False  # are we inside the first video stream's metadata / side-data block?
+    for line in stderr.splitlines():
+        if m := _INPUT_RE.match(line):
+            h.formats = m.group("fmt").split(",")
+        elif m := _DURATION_RE.search(line):
+            h.duration = int(m.group("h")) * 3600 + int(m.group("m")) * 60 + float(m.group("s"))
+        elif m := _STREAM_RE.match(line):
+            kind, rest = m.group("kind"), m.group("rest")
+            in_video = False
+            if kind == "Audio":
+                h.has_audio = True
+            elif kind == "Video" and h.video is None and "(attached pic)" not in rest:
+                h.video, in_video = rest, True
+        elif in_video and ((m := _DISPLAYMATRIX_RE.search(line)) or (m := _ROTATE_TAG_RE.match(line))):
+            h.rotation = float(m.group("deg"))
+    return h
+
+
 def parse_ffmpeg_header(stderr: str, path: Path) -> MediaInfo:
     """Build a MediaInfo from the stderr of ``ffmpeg -hide_banner -i path`` (no decoding is checked here).
 
@@ -105,27 +136,8 @@ def parse_ffmpeg_header(stderr: str, path: Path) -> MediaInfo:
     ``Stream mapping:``, and those are not the file's.
     """
     stderr = re.split(r"^(?:Stream mapping:|Output #0)", stderr, maxsplit=1, flags=re.MULTILINE)[0]
-    formats: list[str] = []
-    duration = 0.0
-    video: str | None = None  # the description of the first real video stream (not cover art)
-    has_audio = False
-    rotation = 0.0
-    in_video = False  # are we inside the first video stream's metadata / side-data block?
-    for line in stderr.splitlines():
-        if m := _INPUT_RE.match(line):
-            formats = m.group("fmt").split(",")
-        elif m := _DURATION_RE.search(line):
-            duration = int(m.group("h")) * 3600 + int(m.group("m")) * 60 + float(m.group("s"))
-        elif m := _STREAM_RE.match(line):
-            kind, rest = m.group("kind"), m.group("rest")
-            in_video = False
-            if kind == "Audio":
-                has_audio = True
-            elif kind == "Video" and video is None and "(attached pic)" not in rest:
-                video, in_video = rest, True
-        elif in_video and ((m := _DISPLAYMATRIX_RE.search(line)) or (m := _ROTATE_TAG_RE.match(line))):
-            rotation = float(m.group("deg"))
-
+    h = _read_lines(stderr)
+    formats, duration, video, has_audio, rotation = h.formats, h.duration, h.video, h.has_audio, h.rotation
     if not formats:
         if "moov atom not found" in stderr and _looks_like_mp4(path):  # the index (written last) is missing
             raise InputError(f"{path} could not be opened as media: it is truncated (the end of the file, which "

@@ -60,6 +60,6 @@ def test_prepare_uses_its_cache(tiny_models, clip_path, tmp_path, monkeypatch):
     assert first.latents.shape == first.masked.shape == (n, 4, 32, 32) and first.windows.shape == (n, 50, 384)
     assert json.loads((tmp_path / "faces.json").read_text())["version"] == clip_features.FEATURES_VERSION
     monkeypatch.setattr(clip_features, "FaceTracker", None)  # a rebuild would crash
-    monkeypatch.setattr(prepare, "audio_features", None)
+    monkeypatch.setattr(clip_features, "audio_features", None)
     again = clip_features.load_clip_features(tiny_models, clip_path, tmp_path, FaceConfig())
     assert np.array_equal(again.crops, first.crops) and (again.latents == first.latents).all()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from robust_media import RobustMedia, read_stamp
+from odd_media import RobustMedia, read_stamp
 
 from musetalk.checks import check_generate_inputs
 from musetalk.config import AUDIO_SAMPLE_RATE

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from robust_media import RobustMedia, magenta_share, read_stamp
+from odd_media import RobustMedia, magenta_share, read_stamp
 
 from musetalk.checks import check_video
 from musetalk.errors import InputError

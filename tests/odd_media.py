@@ -18,7 +18,7 @@ import torch
 
 from musetalk.render import FaceRenderer
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 STAMP_ROWS = 12
 STAMP_BITS = 8

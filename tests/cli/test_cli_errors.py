@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from robust_media import REPO, RobustMedia, StubRenderer, run_cli
+from odd_media import REPO, RobustMedia, StubRenderer, run_cli
 
 from musetalk import cli
 from musetalk.errors import WeightsError

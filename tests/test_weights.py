@@ -85,7 +85,7 @@ def _cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     import os
 
     return subprocess.run([sys.executable, "-m", "musetalk", *args], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, cwd=Path(__file__).resolve().parents[2])
+                          env={**os.environ, **(env or {})}, cwd=Path(__file__).resolve().parents[1])
 
 
 def test_cli_missing_weights_exit_2(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from robust_media import RobustMedia, StubRenderer
+from odd_media import RobustMedia, StubRenderer
 
 from musetalk.avatar import Avatar
 from musetalk.errors import InputError

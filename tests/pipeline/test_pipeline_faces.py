@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from robust_media import RobustMedia, magenta_share, read_stamp
+from odd_media import RobustMedia, magenta_share, read_stamp
 
 from musetalk.errors import NoFaceError
 from musetalk.media import iter_frames

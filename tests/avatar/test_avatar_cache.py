@@ -8,7 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from robust_media import RobustMedia, StubRenderer
+from odd_media import RobustMedia, StubRenderer
 
 from musetalk.avatar import Avatar, list_avatars, validate_name
 from musetalk.errors import InputError, NoFaceError
