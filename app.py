@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from musetalk.avatar import resolve_avatars_dir
+from musetalk.config import DEVICES, DTYPES
 from musetalk.native_log import filtered_native_stderr
 from musetalk.weights import resolve_weights_dir
 
@@ -19,8 +20,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
                    help="port (default 7860)")
     p.add_argument("--share", action="store_true", help="also open a public gradio.live link")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"], help="default: auto")
-    p.add_argument("--dtype", default="auto", choices=["auto", "fp32", "fp16", "bf16"],
+    p.add_argument("--device", default="auto", choices=DEVICES, help="default: auto")
+    p.add_argument("--dtype", default="auto", choices=DTYPES,
                    help="default: auto (fp16 on GPU, bf16 or fp32 on CPU)")
     p.add_argument("--avatars-dir", help="prepared avatars (default: $MUSETALK_AVATARS or ./avatars)")
     p.add_argument("--runs-dir", default="runs", help="fine-tuning runs (default: ./runs)")

@@ -31,6 +31,7 @@ from .errors import DownloadError, WeightsError
 log = logging.getLogger(__name__)
 
 Size = Literal["tiny", "full"]
+SIZES: tuple[str, ...] = ("tiny", "full")
 
 UNET_DIR = "musetalkV15"
 VAE_DIR = "sd-vae"
@@ -188,7 +189,7 @@ def make_random(weights_dir: str | os.PathLike[str], size: Size = "tiny", seed: 
     from diffusers import AutoencoderKL, UNet2DConditionModel
     from transformers import WhisperConfig, WhisperFeatureExtractor, WhisperModel
 
-    if size not in ("tiny", "full"):
+    if size not in SIZES:
         raise WeightsError(f"Unknown size {size!r}: use 'tiny' or 'full'.")
     root = Path(weights_dir)
     root.mkdir(parents=True, exist_ok=True)

@@ -62,3 +62,9 @@ def tiny_pipe(tiny_models):
     from musetalk.pipeline import LipSyncPipeline
 
     return LipSyncPipeline(tiny_models)
+
+
+@pytest.fixture(scope="session")
+def pipe(tiny_pipe):
+    """The pipeline the core tests drive (real tiny models)."""
+    return tiny_pipe

@@ -51,13 +51,10 @@ class PeakMemory:
             self._stop.clear()
             self._sampler = threading.Thread(target=self._sample, daemon=True, name="musetalk-rss-sampler")
             self._sampler.start()
-        try:
-            import torch
+        import torch
 
-            if torch.cuda.is_available():
-                torch.cuda.reset_peak_memory_stats()
-        except ImportError:
-            pass
+        if torch.cuda.is_available():
+            torch.cuda.reset_peak_memory_stats()
 
     def peak_rss_mb(self) -> float:
         """Peak RSS since the last ``reset_peak``."""
@@ -74,10 +71,8 @@ class PeakMemory:
 
     @staticmethod
     def peak_cuda_mb() -> float | None:
-        try:
-            import torch
-        except ImportError:
-            return None
+        import torch
+
         if not torch.cuda.is_available() or not torch.cuda.is_initialized():
             return None
         return torch.cuda.max_memory_allocated() / 2**20

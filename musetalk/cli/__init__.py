@@ -78,12 +78,9 @@ def _quiet_libraries(verbose: bool) -> None:
     """diffusers/transformers warn about things that do not concern users of this tool."""
     if verbose:
         return
-    try:
-        from diffusers.utils import logging as dlog
-        from transformers.utils import logging as tlog
+    from diffusers.utils import logging as dlog
+    from transformers.utils import logging as tlog
 
-        dlog.set_verbosity_error()
-        tlog.set_verbosity_error()
-        tlog.disable_progress_bar()
-    except ImportError:
-        pass
+    dlog.set_verbosity_error()
+    tlog.set_verbosity_error()
+    tlog.disable_progress_bar()

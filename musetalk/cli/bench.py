@@ -5,6 +5,7 @@ import argparse
 from typing import Any
 
 from ..config import DEVICES, DTYPES
+from ..weights import SIZES
 from .common import WEIGHTS_HELP, batch_size_arg
 
 
@@ -17,7 +18,7 @@ def register(sub: Any) -> None:
     b.add_argument("--audio", required=True, help="speech")
     src = b.add_mutually_exclusive_group()
     src.add_argument("--weights", help=WEIGHTS_HELP)
-    src.add_argument("--random", choices=["tiny", "full"],
+    src.add_argument("--random", choices=SIZES,
                      help="random-init weights of this size, made once in ~/.cache/musetalk/random-SIZE")
     b.add_argument("--device", default="auto", choices=DEVICES)
     b.add_argument("--dtype", default="auto", choices=DTYPES)

@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from ..weights import SIZES
+
 
 def register(sub: Any) -> None:
     w = sub.add_parser("weights", help="download, check or make random-init weights")
@@ -12,7 +14,7 @@ def register(sub: Any) -> None:
     wd.add_argument("--dir", help="weights folder (default: $MUSETALK_WEIGHTS, else ./weights)")
     wm = wsub.add_parser("make-random", help="random-init models in the official layout (tests, benchmarks)")
     wm.add_argument("--dir", help="weights folder")
-    wm.add_argument("--size", choices=["tiny", "full"], default="tiny")
+    wm.add_argument("--size", choices=SIZES, default="tiny")
     wm.add_argument("--seed", type=int, default=0)
     wc = wsub.add_parser("check", help="say which files are missing")
     wc.add_argument("--dir", help="weights folder")

@@ -1,9 +1,9 @@
 """Bridge the library's ``progress(stage, done, total)`` callbacks to ``gr.Progress``."""
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import gradio as gr
+
+from ..config import Progress
 
 STAGES = {
     "audio": ("Reading the audio", "steps"),
@@ -13,7 +13,7 @@ STAGES = {
 }
 
 
-def bridge(progress: gr.Progress) -> Callable[[str, int, int], None]:
+def bridge(progress: gr.Progress) -> Progress:
     """A library progress callback that shows e.g. "Lip-syncing: 24/100 frames" in the page."""
 
     def report(stage: str, done: int, total: int) -> None:

@@ -10,10 +10,9 @@ import torch
 from core_helpers import ASSETS, cut, face_clip_from_photo, ffmpeg, read_frames
 
 from musetalk.avatar import Avatar, list_avatars, validate_name
-from musetalk.config import InferenceConfig
+from musetalk.config import FaceConfig, InferenceConfig
 from musetalk.errors import InputError, NoFaceError
 from musetalk.media import probe
-from musetalk.pipeline import LipSyncPipeline
 from musetalk.preview import preview
 from musetalk.sources import pingpong
 
@@ -21,11 +20,6 @@ from musetalk.sources import pingpong
 def test_pingpong_order() -> None:
     assert [pingpong(i, 3) for i in range(8)] == [0, 1, 2, 2, 1, 0, 0, 1]
     assert [pingpong(i, 1) for i in range(3)] == [0, 0, 0]
-
-
-@pytest.fixture(scope="module")
-def pipe(tiny_models) -> LipSyncPipeline:
-    return LipSyncPipeline(tiny_models)
 
 
 @pytest.fixture(scope="module")
@@ -131,6 +125,25 @@ def test_avatar_prepare_overlapped_equals_serial(pipe, face_clip, tmp_path) -> N
     assert a.latents.shape == (25, 8, 32, 32)
     assert torch.equal(a.latents, b.latents)
     assert all(t.name != "avatar-encode_0" for t in threading.enumerate())  # the worker is gone
+
+
+def test_avatar_speech_keeps_the_callers_settings_but_its_face(pipe, face_clip, speech, tmp_path,
+                                                              monkeypatch) -> None:
+    """speak runs serially when asked (bench --serial) and in the caller's batches; the face is the prepared one."""
+    import musetalk.avatar as avatar_module
+
+    seen = []
+
+    class Spy(avatar_module.RenderLoop):
+        def __init__(self, renderer, items, windows, cfg, cache, progress) -> None:
+            seen.append(cfg)
+            super().__init__(renderer, items, windows, cfg, cache, progress)
+
+    av = Avatar.prepare(pipe, face_clip, tmp_path / "me", face_cfg=FaceConfig(extra_margin=4))
+    monkeypatch.setattr(avatar_module, "RenderLoop", Spy)
+    list(av.speak(speech, InferenceConfig(batch_size=3, pipelined=False)))
+    (cfg,) = seen
+    assert cfg.pipelined is False and cfg.batch_size == 3 and cfg.face.extra_margin == 4
 
 
 def test_unfinished_avatar_is_not_used(pipe, tmp_path) -> None:

@@ -11,13 +11,7 @@ import torch
 from core_helpers import ASSETS, face_clip_from_photo
 
 from musetalk.config import InferenceConfig
-from musetalk.pipeline import LipSyncPipeline
 from musetalk.render import RenderLoop
-
-@pytest.fixture(scope="module")
-def pipe(tiny_models) -> LipSyncPipeline:
-    return LipSyncPipeline(tiny_models)
-
 
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory) -> Path:
