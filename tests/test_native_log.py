@@ -6,7 +6,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 
 SCRIPT = textwrap.dedent("""
     import os, sys, time
