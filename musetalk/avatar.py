@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .atomic import exclusive
 from .checks import check_avatar_video, check_speech
 from .config import FPS, FaceConfig, InferenceConfig, Progress, no_progress
 from .errors import InputError, NoFaceError
@@ -30,6 +31,7 @@ from .pipeline import LipSyncPipeline, write_frames
 from .profiling import stage, timed_iter
 from .render import RenderLoop, Windows
 from .sources import from_store
+from .temp_files import owner_tag
 from .weights import vae_fingerprint
 
 log = logging.getLogger(__name__)
@@ -105,44 +107,21 @@ class Avatar:
         ``pipelined``: VAE-encode each batch in a worker thread while the next one is decoded and analysed.
         ``checked``: the video's probe from ``check_avatar_video`` when the caller ran it (no second check).
         """
-        from safetensors.torch import save_file
-
         face_cfg = face_cfg or FaceConfig()
         validate_name(root.name)
         info = checked or check_avatar_video(video, root, batch_size)
-        work = root.with_name(f".{root.name}.preparing")
-        shutil.rmtree(work, ignore_errors=True)
-        store = FrameStore(work, info.width, info.height)
-        pending: list[np.ndarray | None] = []  # the batch's crops (None: no face), cut while the frame is in memory
-        encoder = _BatchEncoder(pipeline, pipelined)
-        try:
-            with FaceTracker(face_cfg, fps=FPS, static_image_mode=info.is_image) as tracker:
-                for i, frame in enumerate(timed_iter("decode", iter_frames(info, FPS))):
-                    with stage("landmarks"):
-                        face = tracker(frame)
-                    store.append(frame, face)
-                    pending.append(None if face is None else face.crop(frame))
-                    if len(pending) == batch_size:
-                        encoder.submit(pending)
-                        pending = []
-                        progress("prepare", i + 1, max(info.n_frames, i + 1))
-            encoder.submit(pending)
-            latents = encoder.results()
-            store.finish()
-            if not any(f is not None for f in store.faces):
-                raise NoFaceError(f"any frame of {Path(video).name}")
-            store.save_faces()
-            save_file({"latents": torch.stack(latents).float().contiguous()}, str(work / "latents.safetensors"))
-            write_meta(work, {"face": asdict(face_cfg), "n_frames": len(store), "width": info.width,
-                              "height": info.height, "source": Path(video).name,
-                              "vae": vae_fingerprint(pipeline.models.weights_dir)})
-            shutil.rmtree(root, ignore_errors=True)
-            os.replace(work, root)
-        finally:
-            encoder.close()  # before the work folder goes: no encode may still be running
-            store.finish()
-            shutil.rmtree(work, ignore_errors=True)
-        progress("prepare", len(store), len(store))
+        with exclusive(lock_path(root), busy_message(root)):
+            # Under the lock no other process prepares this name: any work folder of it is a killed run's.
+            for pattern in (f".{root.name}.preparing-*", f".{root.name}.old-*"):
+                for stale in root.parent.glob(pattern):
+                    shutil.rmtree(stale, ignore_errors=True)
+            work = root.with_name(f".{root.name}.preparing-{owner_tag()}")
+            try:
+                n = _build(pipeline, info, work, face_cfg, batch_size, progress, pipelined)
+                _swap_in(work, root)
+            finally:
+                shutil.rmtree(work, ignore_errors=True)
+        progress("prepare", n, n)
         return cls.load(pipeline, root)
 
     @classmethod
@@ -176,6 +155,12 @@ class Avatar:
         """(width, height) of its frames."""
         return self.store.width, self.store.height
 
+    @property
+    def sar(self) -> tuple[int, int] | None:
+        """The source video's sample aspect ratio when it is not square, kept in what the avatar speaks."""
+        sar = self.meta.get("sar")
+        return (int(sar[0]), int(sar[1])) if sar else None
+
     def speak(self, audio: str | os.PathLike[str] | MediaInfo, cfg: InferenceConfig | None = None,
               progress: Progress = no_progress) -> Iterator[np.ndarray]:
         """Yield lip-synced frames as they are made; the face parameters are the ones prepared with (the other
@@ -197,7 +182,59 @@ class Avatar:
                       checked: MediaInfo | None = None) -> Path:
         """Speak ``audio`` into the video file ``out``. checked: the audio's probe from ``check_speech``."""
         info = checked or check_speech(audio, out)
-        return write_frames(self.speak(info, cfg, progress), out, self.size, info, progress)
+        return write_frames(self.speak(info, cfg, progress), out, self.size, info, progress, self.sar)
+
+
+def lock_path(root: Path) -> Path:
+    """The lock a preparation of the avatar folder ``root`` holds: ``.NAME.lock`` beside it."""
+    return root.with_name(f".{root.name}.lock")
+
+
+def busy_message(root: Path) -> str:
+    return f"Another process is preparing the avatar {root.name!r} in {root.parent} right now."
+
+
+def _build(pipeline: LipSyncPipeline, info: MediaInfo, work: Path, face_cfg: FaceConfig, batch_size: int,
+           progress: Progress, pipelined: bool) -> int:
+    """Frames, faces, latents and (last) meta.json of the probed video into the folder ``work``; frame count."""
+    from safetensors.torch import save_file
+
+    store = FrameStore(work, info.width, info.height)
+    pending: list[np.ndarray | None] = []  # the batch's crops (None: no face), cut while the frame is in memory
+    encoder = _BatchEncoder(pipeline, pipelined)
+    try:
+        with FaceTracker(face_cfg, fps=FPS, static_image_mode=info.is_image) as tracker:
+            for i, frame in enumerate(timed_iter("decode", iter_frames(info, FPS))):
+                with stage("landmarks"):
+                    face = tracker(frame)
+                store.append(frame, face)
+                pending.append(None if face is None else face.crop(frame))
+                if len(pending) == batch_size:
+                    encoder.submit(pending)
+                    pending = []
+                    progress("prepare", i + 1, max(info.n_frames, i + 1))
+        encoder.submit(pending)
+        latents = encoder.results()
+    finally:
+        encoder.close()  # before the work folder goes: no encode may still be running
+        store.finish()
+    if not any(f is not None for f in store.faces):
+        raise NoFaceError(f"any frame of {info.path.name}")
+    store.save_faces()
+    save_file({"latents": torch.stack(latents).float().contiguous()}, str(work / "latents.safetensors"))
+    write_meta(work, {"face": asdict(face_cfg), "n_frames": len(store), "width": info.width, "height": info.height,
+                      "sar": info.sar, "source": info.path.name, "vae": vae_fingerprint(pipeline.models.weights_dir)})
+    return len(store)
+
+
+def _swap_in(work: Path, root: Path) -> None:
+    """Put the finished ``work`` folder in place of ``root``: the old avatar is moved aside first, so ``root`` is
+    always one whole avatar (or briefly absent), never a mix of two."""
+    old = root.with_name(f".{root.name}.old-{owner_tag()}")
+    if root.exists():
+        os.replace(root, old)
+    os.replace(work, root)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 class _BatchEncoder:

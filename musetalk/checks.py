@@ -18,6 +18,7 @@ from pathlib import Path
 from .config import AUDIO_SAMPLE_RATE, FPS, InferenceConfig
 from .errors import InputError, NoFaceError
 from .media import MediaInfo, audio_duration, check_output_path, iter_frames, probe
+from .media.audio import non_finite_samples
 from .models.audio import frames_for_seconds
 from .models.device import available_memory
 from .sources import must_loop
@@ -58,6 +59,10 @@ def check_audio(audio: str | os.PathLike[str]) -> MediaInfo:
             raise InputError(f"The audio in {info.path} is too short ({seconds:.3f} s): at least one video "
                              f"frame ({1 / FPS:.2f} s) of sound is needed.", "Pass a longer audio file.")
         info.duration = seconds
+    bad, first = non_finite_samples(info)
+    if bad:  # ffmpeg's AAC encoder would refuse them, but only after all the model work
+        raise InputError(f"The audio in {info.path} contains {bad} samples that are not numbers (NaN or infinite), "
+                         f"from {first:.2f} s on.", "Re-export it from your editor, or convert it to 16-bit wav.")
     return info
 
 
@@ -69,7 +74,7 @@ def check_frame_memory(info: MediaInfo, batch_size: int = 8) -> None:
     if free is not None and need > free:
         raise InputError(
             f"{info.path.name} has very large frames ({info.width}x{info.height}): processing them needs about "
-            f"{_gb(need)} of memory, but only {_gb(free)} is available.",
+            f"{_size(need)} of memory, but only {_size(free)} is available.",
             "Downscale the video (for example to 1920 pixels wide) or lower --batch-size.",
         )
 
@@ -82,7 +87,7 @@ def check_audio_memory(info: MediaInfo) -> None:
     if free is not None and need > free:
         raise InputError(
             f"The audio {info.path.name} is too long to process at once ({info.duration / 60:.0f} min needs about "
-            f"{_gb(need)} of memory, {_gb(free)} is available).", "Split it into shorter parts.")
+            f"{_size(need)} of memory, {_size(free)} is available).", "Split it into shorter parts.")
 
 
 def check_disk_space(folder: Path, need: int, what: str) -> None:
@@ -96,7 +101,7 @@ def check_disk_space(folder: Path, need: int, what: str) -> None:
     except OSError:
         return
     if need * 1.05 > free:
-        raise InputError(f"{what} need about {_gb(need)} of disk space in {folder}, but only {_gb(free)} is free.",
+        raise InputError(f"{what} need about {_size(need)} of disk space in {folder}, but only {_size(free)} is free.",
                          "Free some space, use a shorter or smaller video, or point TMPDIR to a bigger disk.")
 
 
@@ -173,8 +178,13 @@ def check_speech(audio: str | os.PathLike[str], out: str | os.PathLike[str]) -> 
     return check_audio(audio)
 
 
-def _gb(n: float) -> str:
-    return f"{n / 1e9:.1f} GB"
+def _size(n: float) -> str:
+    """Bytes in units that fit: GB from 0.1 GB up (one decimal), else MB or kB (two significant digits)."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale * (0.1 if unit == "GB" else 1):
+            value = n / scale
+            return f"{value:.1f} {unit}" if value < 10 or unit == "GB" else f"{value:.0f} {unit}"
+    return f"{int(n)} bytes"
 
 
 __all__ = ["CheckedInputs", "check_audio", "check_avatar_video", "check_speech", "check_audio_memory", "check_disk_space", "check_frame_memory",

@@ -74,15 +74,18 @@ class LipSyncPipeline:
 
 
 def stream_to_file(frames: Iterable[np.ndarray], out: str | os.PathLike[str], size: MediaInfo | tuple[int, int],
-                   audio: str | os.PathLike[str] | MediaInfo,
-                   progress: Progress = no_progress) -> Iterator[np.ndarray]:
+                   audio: str | os.PathLike[str] | MediaInfo, progress: Progress = no_progress,
+                   sar: tuple[int, int] | None = None) -> Iterator[np.ndarray]:
     """Write each frame to ``out`` (H.264, 25 fps, with ``audio``'s track) as it passes, and yield it on.
 
-    size: (width, height), or the video whose size it is. The file is finished after the last frame; if the
-    iteration fails or is stopped early, nothing appears at ``out``.
+    size: (width, height) and ``sar`` (sample aspect ratio), or the probed source video, whose shape the output
+    keeps. The file is finished after the last frame; if the iteration fails or is stopped early, nothing
+    appears at ``out``.
     """
-    width, height = (size.width, size.height) if isinstance(size, MediaInfo) else size
-    with VideoWriter(out, width, height, fps=FPS, audio_path=audio) as writer:
+    if isinstance(size, MediaInfo):
+        size, sar = (size.width, size.height), size.sar
+    width, height = size
+    with VideoWriter(out, width, height, fps=FPS, audio_path=audio, sar=sar) as writer:
         for frame in frames:
             with stage("write"):
                 writer.write(frame)
@@ -93,8 +96,9 @@ def stream_to_file(frames: Iterable[np.ndarray], out: str | os.PathLike[str], si
 
 
 def write_frames(frames: Iterable[np.ndarray], out: str | os.PathLike[str], size: MediaInfo | tuple[int, int],
-                 audio: str | os.PathLike[str] | MediaInfo, progress: Progress = no_progress) -> Path:
+                 audio: str | os.PathLike[str] | MediaInfo, progress: Progress = no_progress,
+                 sar: tuple[int, int] | None = None) -> Path:
     """``stream_to_file`` run to the end; returns ``out``."""
-    for _ in stream_to_file(frames, out, size, audio, progress):
+    for _ in stream_to_file(frames, out, size, audio, progress, sar):
         pass
     return Path(out)

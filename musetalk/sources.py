@@ -12,9 +12,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import shutil
-import tempfile
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -25,6 +23,7 @@ from .face import FaceTracker, TrackedFace
 from .frame_store import FrameStore
 from .media import MediaInfo, iter_frames
 from .profiling import stage, timed_iter
+from .temp_files import make_temp_dir
 
 SourceItem = tuple[int, np.ndarray, TrackedFace | None]  # (source index, frame BGR, face)
 LatentCache = dict[int, torch.Tensor]  # source index -> (8, 32, 32) latent on the model device
@@ -57,7 +56,7 @@ def video_source(info: MediaInfo, face_cfg: FaceConfig,
         if not must_loop(info, n_out):
             yield require_face(streamed(info, tracker, n_out), info.path.name), None
             return
-        spool_dir = Path(tempfile.mkdtemp(prefix="musetalk-spool-"))
+        spool_dir = make_temp_dir("spool")  # named for its process: a killed run's spool is reclaimed later
         store = FrameStore(spool_dir, info.width, info.height)
         try:
             yield require_face(spooled(info, tracker, store, n_out), info.path.name), {}
@@ -85,26 +84,52 @@ def _tracked(info: MediaInfo, tracker: FaceTracker) -> Iterator[tuple[np.ndarray
 
 
 def streamed(info: MediaInfo, tracker: FaceTracker, n_out: int) -> Iterator[SourceItem]:
-    """Frames read once, in order. If the stream ends before its header promised, mirror the last frames."""
+    """Frames read once, in order. A stream that ends before its header promised (a container longer than its
+    video) goes on by the ping-pong rule: from the last frames it kept, or, past those, from a spool of a second
+    decode. Never a frozen frame."""
     tail: collections.deque[SourceItem] = collections.deque(maxlen=TAIL_FRAMES)
+    faces: list[TrackedFace | None] = []  # every frame's face (small), for a spool should the stream end early
     frames = _tracked(info, tracker)
-    i = 0
     try:
         for i, (frame, face) in enumerate(frames):
             if i >= n_out:
                 return
-            item = (i, frame, face)
-            tail.append(item)
-            yield item
-        else:
-            i = len(tail) and tail[-1][0] + 1
+            tail.append((i, frame, face))
+            faces.append(face)
+            yield tail[-1]
     finally:
         frames.close()
-    if not tail:
+    n_src = len(faces)
+    if n_src == 0:
         raise InputError(f"No frame could be read from {info.path}.")
-    for j in range(i, n_out):
-        back = min(j - i, len(tail) - 1)
-        yield tail[-1 - back]
+    if n_out - n_src <= len(tail):  # the way back fits in the tail: it is the ping-pong rule
+        for j in range(n_src, n_out):
+            yield tail[-1 - (j - n_src)]
+        return
+    yield from _respooled(info, faces, n_out)
+
+
+def _respooled(info: MediaInfo, faces: list[TrackedFace | None], n_out: int) -> Iterator[SourceItem]:
+    """Output frames len(faces)..n_out - 1 by ping-pong over the video's frames, decoded again into a spool."""
+    spool_dir = make_temp_dir("spool")
+    store = FrameStore(spool_dir, info.width, info.height)
+    try:
+        frames = timed_iter("decode", iter_frames(info, FPS))
+        try:
+            for k, frame in enumerate(frames):
+                if k >= len(faces):
+                    break
+                store.append(frame, faces[k])
+        finally:
+            frames.close()
+        store.finish()
+        if len(store) < len(faces):
+            raise InputError(f"{info.path} gave fewer frames on a second read; it may be damaged.",
+                             "Re-export the file.")
+        yield from from_store(store, n_out, start=len(faces))
+    finally:
+        store.finish()
+        shutil.rmtree(spool_dir, ignore_errors=True)
 
 
 def spooled(info: MediaInfo, tracker: FaceTracker, store: FrameStore, n_out: int) -> Iterator[SourceItem]:

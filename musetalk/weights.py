@@ -13,7 +13,6 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -27,6 +26,7 @@ from .config import (
     TINY_WHISPER_CONFIG,
 )
 from .errors import DownloadError, WeightsError
+from .temp_files import make_temp_dir
 
 log = logging.getLogger(__name__)
 
@@ -159,9 +159,12 @@ def download(weights_dir: str | os.PathLike[str], progress: bool = True) -> Path
         try:
             # Download into a staging dir inside the weights folder, then rename: the official layout
             # (sd-vae/, whisper/) differs from the repos' own, and a rename is atomic.
-            with tempfile.TemporaryDirectory(dir=root, prefix=".download-") as stage:
+            stage = make_temp_dir("download", root)
+            try:
                 got = Path(hf_hub_download(wf.repo_id, repo_path, local_dir=stage))
                 os.replace(got, target)
+            finally:
+                shutil.rmtree(stage, ignore_errors=True)
         except Exception as exc:  # the hub raises many types (HTTP, connection, offline mode, disk)
             raise DownloadError(
                 f"Could not download {wf.repo_id}/{repo_path}: {_short(exc)}.",
@@ -198,8 +201,8 @@ def make_random(weights_dir: str | os.PathLike[str], size: Size = "tiny", seed: 
     whisper_cfg = OFFICIAL_WHISPER_CONFIG if size == "full" else TINY_WHISPER_CONFIG
 
     torch.manual_seed(seed)
-    with tempfile.TemporaryDirectory(dir=root, prefix=".make-random-") as stage_name:
-        stage = Path(stage_name)
+    stage = make_temp_dir("make-random", root)
+    try:
         (stage / UNET_DIR).mkdir()
         (stage / UNET_DIR / "musetalk.json").write_text(json.dumps(unet_cfg, indent=2))
         unet = UNet2DConditionModel.from_config({k: v for k, v in unet_cfg.items() if not k.startswith("_")})
@@ -218,5 +221,7 @@ def make_random(weights_dir: str | os.PathLike[str], size: Size = "tiny", seed: 
             if dest.exists():
                 shutil.rmtree(dest)
             os.replace(stage / sub, dest)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
     log.info("wrote %s random weights to %s", size, root)
     return root

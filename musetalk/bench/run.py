@@ -13,7 +13,6 @@ import platform
 import resource
 import shutil
 import subprocess
-import tempfile
 import time
 import wave
 from dataclasses import asdict, dataclass
@@ -25,6 +24,7 @@ import numpy as np
 from ..config import AUDIO_SAMPLE_RATE, FPS, FaceConfig, InferenceConfig
 from ..errors import InputError
 from ..profiling import StageTimes
+from ..temp_files import make_temp_dir
 from .memory import PeakMemory
 
 # Stage name -> (label, which thread runs it). Order is the table's.
@@ -101,7 +101,7 @@ def run_bench(opts: BenchOptions) -> dict[str, Any]:
         "load_s": load_s,
         "rss_after_load_mb": mem.current_rss_mb(),
     }
-    tmp = Path(tempfile.mkdtemp(prefix="musetalk-bench-"))
+    tmp = make_temp_dir("bench")
     try:
         audio, n = _cut_audio(opts.audio, opts.frames, tmp / "audio.wav")
         result["frames"] = n

@@ -33,7 +33,8 @@ def register(sub: Any) -> None:
 
 def cmd_avatar(ns: argparse.Namespace) -> int:
     from ..avatar import Avatar, delete_avatar, list_avatars, require_avatar_folder, resolve_avatars_dir
-    from ..avatar import validate_name
+    from ..atomic import exclusive
+    from ..avatar import busy_message, lock_path, validate_name
     from ..checks import check_avatar_video, check_speech
 
     avatars = resolve_avatars_dir(ns.avatars)
@@ -50,6 +51,8 @@ def cmd_avatar(ns: argparse.Namespace) -> int:
     # Wrong files fail before the models load; what the checks learn is handed on, not looked up again.
     if ns.avatar_cmd == "prepare":
         checked = check_avatar_video(ns.video, root, ns.batch_size)
+        with exclusive(lock_path(root), busy_message(root)):  # busy now: say so before the models load
+            pass
     else:
         checked = check_speech(ns.audio, ns.out)
         require_avatar_folder(root, "Prepare it with `python -m musetalk avatar prepare`.")

@@ -7,7 +7,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from ..config import FaceConfig, InferenceConfig
+from ..config import PARSING_MODES, FaceConfig, InferenceConfig
 from ..errors import InputError
 from .common import (
     add_batch_arg,
@@ -98,7 +98,10 @@ def load_tasks(path: Path, base: InferenceConfig, out_dir: Path) -> list[Task]:
     except OSError as exc:
         raise InputError(f"Cannot read the tasks file {path}: {exc.strerror}.") from exc
     except yaml.YAMLError as exc:
-        raise InputError(f"The tasks file {path} is not valid YAML: {exc}.") from exc
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "it cannot be parsed"
+        raise InputError(f"The tasks file {path} is not valid YAML{where}: {problem}.") from None
     if isinstance(data, list):
         data = {f"task_{i}": t for i, t in enumerate(data)}
     if not isinstance(data, dict) or not data:
@@ -111,8 +114,12 @@ def load_tasks(path: Path, base: InferenceConfig, out_dir: Path) -> list[Task]:
         if unknown:
             raise InputError(f"Task {name!r} has unknown keys: {', '.join(sorted(unknown))}.",
                              f"Allowed: {', '.join(sorted(TASK_KEYS))}.")
+        for key, value in t.items():
+            problem = _bad_value(key, value)
+            if problem:
+                raise InputError(f"Task {name!r} in {path}: {key} {problem} (got {value!r}).")
         face = FaceConfig(**{f.name: t.get(f.name, getattr(base.face, f.name)) for f in fields(FaceConfig)})
-        cfg = InferenceConfig(face=face, batch_size=int(t.get("batch_size", base.batch_size)))
+        cfg = InferenceConfig(face=face, batch_size=t.get("batch_size", base.batch_size))
         out = t.get("out") or _default_out(out_dir, name)
 
         def rel(p: str) -> Path:  # paths in the YAML are relative to the YAML
@@ -120,6 +127,27 @@ def load_tasks(path: Path, base: InferenceConfig, out_dir: Path) -> list[Task]:
 
         tasks.append(Task(rel(t["video"]), rel(t["audio"]), Path(out), cfg))
     return tasks
+
+
+# Each task key's type and lowest value (None: any); every task is checked before anything runs.
+_INT_KEYS = {"bbox_shift": None, "extra_margin": 0, "left_cheek_width": 0, "right_cheek_width": 0, "batch_size": 1}
+_PATH_KEYS = ("video", "audio", "out")
+
+
+def _bad_value(key: str, value: Any) -> str | None:
+    """What is wrong with a task's ``value`` for ``key``, as the end of a sentence; None when it is right."""
+    if key in _INT_KEYS:
+        if isinstance(value, bool) or not isinstance(value, int):
+            return "must be a whole number"
+        low = _INT_KEYS[key]
+        return f"must be at least {low}" if low is not None and value < low else None
+    if key == "parsing_mode" and value not in PARSING_MODES:
+        return f"must be one of {', '.join(PARSING_MODES)}"
+    if key == "smooth" and not isinstance(value, bool):
+        return "must be true or false"
+    if key in _PATH_KEYS and not (isinstance(value, str) and value) and not (key == "out" and value is None):
+        return "must be a file path"
+    return None
 
 
 def _default_out(out_dir: Path, name: str) -> Path:

@@ -44,15 +44,24 @@ def run_ffmpeg(args: list[str], timeout: float = 120.0) -> subprocess.CompletedP
     return subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, check=False, **ISOLATE)
 
 
+# Lines ffmpeg prints after the real complaint, saying only that something failed somewhere.
+_GENERIC = re.compile(r"^(Conversion failed|Task finished with error code|Terminating thread with return code|"
+                      r"Error (while|submitting|encoding|muxing|sending|closing|writing|initializing)|"
+                      r"Nothing was written into output file|Exiting normally)", re.IGNORECASE)
+
+
 def last_error_line(stderr: str | bytes, default: str = "unknown ffmpeg error") -> str:
-    """The last non-empty line of ffmpeg's stderr, which is usually the one that says what failed."""
+    """The line of ffmpeg's stderr that says what failed: the last one that is not one of its generic follow-ups
+    ("Conversion failed!", "Task finished with error code -22", ...), else the last line."""
     if isinstance(stderr, bytes):
         stderr = stderr.decode("utf-8", errors="replace")
-    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    # "[h264 @ 0x55d1...] Invalid NAL unit size" -> "Invalid NAL unit size"; the caller adds its own full stop.
+    lines = [_CONTEXT_PREFIX.sub("", line.strip()).rstrip(".") for line in stderr.splitlines() if line.strip()]
+    lines = [line for line in lines if line]
     if not lines:
         return default
-    # "[h264 @ 0x55d1...] Invalid NAL unit size" -> "Invalid NAL unit size"; the caller adds its own full stop.
-    return _CONTEXT_PREFIX.sub("", lines[-1]).rstrip(".") or default
+    meaningful = [line for line in lines if not _GENERIC.match(line)]
+    return (meaningful or lines)[-1]
 
 
 class StderrTail:

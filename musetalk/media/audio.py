@@ -88,3 +88,24 @@ def audio_duration(path: str | os.PathLike[str] | MediaInfo) -> float:
     """
     _, total = _decode(path, AUDIO_SAMPLE_RATE, keep=False)
     return (total // 4) / AUDIO_SAMPLE_RATE
+
+
+FLOAT_CODECS = ("pcm_f32le", "pcm_f32be", "pcm_f64le", "pcm_f64be", "pcm_f16le", "pcm_f24le")
+
+
+def non_finite_samples(info: MediaInfo) -> tuple[int, float]:
+    """(count, seconds of the first) of the NaN or infinite samples in a float-PCM audio track; (0, 0.0) else.
+
+    Only float PCM can hold them (integer PCM and the usual codecs cannot), so other files are not decoded.
+    Decoded at the file's own rate, mono, so the count is the file's, not a resampler's.
+    """
+    if info.audio_codec not in FLOAT_CODECS:
+        return 0, 0.0
+    cmd = [ffmpeg_exe(), *BASE_ARGS, "-v", "error", "-i", str(info.path), "-map", "0:a:0", "-vn", "-ac", "1",
+           "-f", "f32le", "-acodec", "pcm_f32le", "pipe:1"]
+    proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=600, **ISOLATE)
+    samples = np.frombuffer(proc.stdout, dtype=np.float32, count=len(proc.stdout) // 4)
+    bad = np.flatnonzero(~np.isfinite(samples))
+    if bad.size == 0:
+        return 0, 0.0
+    return int(bad.size), float(bad[0]) / (info.audio_rate or AUDIO_SAMPLE_RATE)

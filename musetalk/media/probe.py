@@ -27,6 +27,7 @@ _INPUT_RE = re.compile(r"^Input #0, (?P<fmt>.+?), from ")
 _DURATION_RE = re.compile(r"Duration: (?P<h>\d+):(?P<m>\d+):(?P<s>\d+(?:\.\d+)?)")
 _STREAM_RE = re.compile(r"^\s*Stream #0:\d+\S*: (?P<kind>Video|Audio|Subtitle|Data|Attachment): (?P<rest>.*)$")
 _SIZE_RE = re.compile(r", (?P<w>\d+)x(?P<h>\d+)\b")
+_SAR_RE = re.compile(r"\[SAR (?P<n>\d+):(?P<d>\d+) DAR")
 _RATE_RE = r"(?P<v>\d+(?:\.\d+)?)(?P<k>k?) {unit}\b"
 _FPS_RE = re.compile(_RATE_RE.format(unit="fps"))
 _TBR_RE = re.compile(_RATE_RE.format(unit="tbr"))
@@ -57,6 +58,9 @@ class MediaInfo:
     n_frames: int
     is_image: bool
     rotation: int
+    audio_codec: str = ""  # the first audio stream's codec as ffmpeg names it (pcm_s16le, pcm_f32le, aac, ...)
+    audio_rate: int = 0  # its sample rate in Hz (0: no audio, or not stated)
+    sar: tuple[int, int] | None = None  # the video's sample aspect ratio when it is not square (720x576 PAL: 16:15)
 
 
 def check_readable_file(path: str | os.PathLike[str]) -> Path:
@@ -107,6 +111,7 @@ class _Header:
     video: str | None  # the description of the first real video stream (not cover art)
     has_audio: bool
     rotation: float
+    audio: str = ""  # the description of the first audio stream
 
 
 def _read_lines(stderr: str) -> _Header:
@@ -120,8 +125,8 @@ def _read_lines(stderr: str) -> _Header:
         elif m := _STREAM_RE.match(line):
             kind, rest = m.group("kind"), m.group("rest")
             in_video = False
-            if kind == "Audio":
-                h.has_audio = True
+            if kind == "Audio" and not h.has_audio:
+                h.has_audio, h.audio = True, rest
             elif kind == "Video" and h.video is None and "(attached pic)" not in rest:
                 h.video, in_video = rest, True
         elif in_video and ((m := _DISPLAYMATRIX_RE.search(line)) or (m := _ROTATE_TAG_RE.match(line))):
@@ -137,6 +142,8 @@ def parse_ffmpeg_header(stderr: str, path: Path) -> MediaInfo:
     """
     stderr = re.split(r"^(?:Stream mapping:|Output #0)", stderr, maxsplit=1, flags=re.MULTILINE)[0]
     h = _read_lines(stderr)
+    audio_codec = h.audio.split(maxsplit=1)[0].rstrip(",") if h.audio else ""
+    audio_rate = int(m.group(1)) if (m := re.search(r"(\d+) Hz", h.audio)) else 0
     formats, duration, video, has_audio, rotation = h.formats, h.duration, h.video, h.has_audio, h.rotation
     if not formats:
         if "moov atom not found" in stderr and _looks_like_mp4(path):  # the index (written last) is missing
@@ -147,13 +154,18 @@ def parse_ffmpeg_header(stderr: str, path: Path) -> MediaInfo:
 
     width = height = 0
     fps = 0.0
+    sar: tuple[int, int] | None = None
     if video is not None:
         if size := _SIZE_RE.search(video):
             width, height = int(size.group("w")), int(size.group("h"))
         fps = _rate(_FPS_RE.search(video)) or _rate(_TBR_RE.search(video))
+        if (m := _SAR_RE.search(video)) and int(m.group("n")) > 0 and int(m.group("d")) > 0:
+            n, d = int(m.group("n")), int(m.group("d"))
+            sar = None if n == d else (n, d)
     rot = int(round(rotation)) % 360
     if rot in (90, 270):  # ffmpeg autorotates on decode, so the frames we get are transposed
         width, height = height, width
+        sar = sar and (sar[1], sar[0])
 
     is_image = video is not None and _is_image_format(formats, path)
     if is_image:
@@ -173,6 +185,9 @@ def parse_ffmpeg_header(stderr: str, path: Path) -> MediaInfo:
         n_frames=n_frames,
         is_image=is_image,
         rotation=rot,
+        audio_codec=audio_codec,
+        audio_rate=audio_rate,
+        sar=sar,
     )
 
 

@@ -10,7 +10,6 @@ import os
 import secrets
 import subprocess
 from collections.abc import Iterable
-from glob import escape as glob_escape
 from pathlib import Path
 from types import TracebackType
 
@@ -21,6 +20,7 @@ from musetalk.errors import InputError, MuseTalkError
 from musetalk.media._ffmpeg import BASE_ARGS, ISOLATE, StderrTail, ffmpeg_exe, stop_process, widen_pipe
 from musetalk.media.probe import MediaInfo, probe
 from musetalk.media.video import EXACT_COLOR
+from musetalk.temp_files import owner_tag, reclaim
 
 logger = logging.getLogger(__name__)
 
@@ -67,30 +67,7 @@ def check_output_path(out_path: str | os.PathLike[str],
 
 def remove_orphaned_temp_files(out_path: Path) -> list[Path]:
     """Delete the hidden temporary videos for ``out_path`` whose writing process no longer exists."""
-    removed = []
-    for tmp in out_path.parent.glob(f".{glob_escape(out_path.stem)}.*-*.tmp{glob_escape(out_path.suffix)}"):
-        pid_text = tmp.name[len(out_path.stem) + 2 :].split("-", 1)[0]
-        if not pid_text.isdigit() or _process_alive(int(pid_text)):
-            continue
-        try:
-            tmp.unlink()
-        except OSError:  # someone else's file, or already gone: not ours to insist on
-            continue
-        logger.info("removed %s, left by a writer that was killed", tmp)
-        removed.append(tmp)
-    return removed
-
-
-def _process_alive(pid: int) -> bool:
-    if os.name == "nt":  # signal 0 is CTRL_C_EVENT there, not a probe: never clean up rather than interrupt
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by another user
-        return True
-    return True
+    return reclaim(out_path.parent, f".{out_path.stem}.")
 
 
 class VideoWriter:
@@ -101,8 +78,10 @@ class VideoWriter:
     run (``-map 0:v -map 1:a``). Audio is not cut (no ``-shortest``): write ``round(audio_seconds * fps)``
     frames for the two to line up; otherwise the file lasts as long as the longer of the two tracks.
 
-    yuv420p needs even dimensions. Even sizes are kept exactly; an odd width or height is padded by one black
-    pixel column/row on the right/bottom (e.g. 321x241 is written as 322x242).
+    The file has exactly the frames' size. 4:2:0 (yuv420p, what every player takes) needs even dimensions, so an
+    odd width or height is encoded 4:4:4 (yuv444p) instead of being padded: the user gets the source's size.
+    ``sar``: the source's sample aspect ratio (num, den), written into the stream so that an anamorphic source
+    (720x576 at 16:15) still displays at its aspect (4:3).
 
     ffmpeg writes to a hidden temporary file beside ``out_path`` (same folder and extension), renamed onto
     ``out_path`` only when ``close()`` succeeds. On ``abort()``, an exception inside the ``with`` block, or an
@@ -111,7 +90,7 @@ class VideoWriter:
 
     def __init__(self, out_path: str | os.PathLike[str], width: int, height: int, fps: int = FPS,
                  audio_path: str | os.PathLike[str] | MediaInfo | None = None, crf: int = 18,
-                 preset: str = "veryfast") -> None:
+                 preset: str = "veryfast", sar: tuple[int, int] | None = None) -> None:
         if width <= 0 or height <= 0:
             raise ValueError(f"frame size must be positive, got {width}x{height}")
         self.out_path = Path(out_path).expanduser()
@@ -128,20 +107,18 @@ class VideoWriter:
             audio = audio_info.path
 
         # Not mkstemp: its 0600 mode would survive ffmpeg's O_TRUNC and the rename. ffmpeg creates the file itself
-        # (mode from the umask, like any other output); the random token keeps concurrent writers apart, and the pid
+        # (mode from the umask, like any other output); the pid-token name keeps concurrent writers apart and
         # lets a later writer remove what a killed one (SIGKILL, power loss) left behind.
-        name, suffix = self.out_path.stem, self.out_path.suffix
         remove_orphaned_temp_files(self.out_path)
-        self._tmp_path = self.out_path.with_name(f".{name}.{os.getpid()}-{secrets.token_hex(4)}.tmp{suffix}")
+        stem, suffix = self.out_path.stem, self.out_path.suffix
+        self._tmp_path = self.out_path.with_name(f".{stem}.{owner_tag()}.tmp{suffix}")
         cmd = [ffmpeg_exe(), *BASE_ARGS, "-v", "error", "-y",
                "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", f"{self.width}x{self.height}", "-framerate", str(fps),
                "-i", "pipe:0"]
         if audio is not None:
             cmd += ["-i", str(audio)]
         cmd += ["-map", "0:v:0"] + (["-map", "1:a:0"] if audio is not None else [])
-        if self.width % 2 or self.height % 2:
-            cmd += ["-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2"]
-        cmd += [*EXACT_COLOR, "-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-pix_fmt", "yuv420p"]
+        cmd += self._video_args(crf, preset, sar)
         if audio is not None:
             cmd += ["-c:a", "aac", "-b:a", "192k"]
         if muxer in ("mp4", "mov"):
@@ -157,6 +134,12 @@ class VideoWriter:
         assert self._proc.stderr is not None
         widen_pipe(self._proc.stdin)
         self._tail = StderrTail(self._proc.stderr)
+
+    def _video_args(self, crf: int, preset: str, sar: tuple[int, int] | None) -> list[str]:
+        odd = self.width % 2 or self.height % 2
+        args = ["-vf", f"setsar={sar[0]}/{sar[1]}"] if sar and sar[0] > 0 and sar[1] > 0 else []
+        return args + [*EXACT_COLOR, "-c:v", "libx264", "-preset", preset, "-crf", str(crf),
+                       "-pix_fmt", "yuv444p" if odd else "yuv420p"]
 
     def write(self, frame_bgr: np.ndarray) -> None:
         """Append one ``(height, width, 3) uint8`` BGR frame. ValueError on a wrong shape or dtype."""

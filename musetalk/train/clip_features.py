@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..atomic import write_json_atomic
+from ..atomic import temp_beside, write_json_atomic
 from ..config import FPS, FaceConfig, Progress, no_progress
 from ..errors import InputError, NoFaceError
 from ..face import FaceTracker
@@ -128,7 +128,7 @@ def track_clip_faces(info: MediaInfo, cache_dir: Path, face_cfg: FaceConfig,
     if not crops:
         raise NoFaceError(f"any frame of {clip.name}")
     frame_index, crop_arr = np.asarray(indices, dtype=np.int64), np.stack(crops)
-    tmp = cache_dir / ".faces.tmp.npz"
+    tmp = temp_beside(data_path, ".npz")  # two processes caching the same clip never share a temporary file
     np.savez(tmp, frame_index=frame_index, crops=crop_arr)
     os.replace(tmp, data_path)
     write_json_atomic(json_path, meta)
@@ -165,7 +165,7 @@ def _features(models: MuseTalkModels, clip: Path, audio: Path | None, cache_dir:
     windows = audio_features(models.whisper, models.feature_extractor, wav, FPS).float().cpu()
     progress("audio", 1, 1)
     latents, masked = encode_crops(models, crops, progress)
-    tmp = cache_dir / f".features-{key}.tmp"
+    tmp = temp_beside(data_path)
     save_file({"latents": latents, "masked": masked, "windows": windows.contiguous()}, str(tmp))
     os.replace(tmp, data_path)
     write_json_atomic(json_path, meta)

@@ -21,7 +21,7 @@ from typing import Any
 
 import torch
 
-from ..atomic import write_json_atomic
+from ..atomic import temp_beside, write_json_atomic
 from ..models.finetuned import ADAPTER_CONFIG, ADAPTER_WEIGHTS, LORA_DIR, UNET_FILE
 from ..models.unet import UNET_CONFIG
 
@@ -78,14 +78,14 @@ def export_model(unet, run_dir: Path, kind: str, meta: dict[str, Any]) -> Path:
         state = {k: v.detach().float().cpu().contiguous() for k, v in get_peft_model_state_dict(unet).items()}
         cfg = unet.peft_config["default"]
         adapter_cfg = {"r": cfg.r, "lora_alpha": cfg.lora_alpha, "target_modules": sorted(cfg.target_modules)}
-        tmp = out / f".{ADAPTER_WEIGHTS}.tmp"
+        tmp = temp_beside(out / ADAPTER_WEIGHTS)
         save_file(state, str(tmp))
         os.replace(tmp, out / ADAPTER_WEIGHTS)
         write_json_atomic(out / ADAPTER_CONFIG, adapter_cfg)
         path = out
     else:
         state = {k: v.detach().float().cpu() for k, v in unet.state_dict().items()}
-        tmp = run_dir / f".{UNET_FILE}.tmp"
+        tmp = temp_beside(run_dir / UNET_FILE)
         torch.save(state, tmp)
         os.replace(tmp, run_dir / UNET_FILE)
         write_json_atomic(run_dir / UNET_CONFIG, {"_class_name": "UNet2DConditionModel", **_plain(unet.config)})

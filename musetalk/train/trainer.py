@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..atomic import write_json_atomic
+from ..atomic import exclusive, write_json_atomic
 from ..config import Progress, no_progress
 from ..errors import InputError
 from ..models import MuseTalkModels, load_models
@@ -69,6 +69,14 @@ def train(job: TrainJob, cfg: TrainConfig, resume: bool = False, stop: threading
     loaded twice; the trainee is then a copy of their UNet). None: loaded from ``job.weights`` on ``job.device``.
     """
     run_dir = Path(job.out)
+    # One process per run folder: two trainings of one run would interleave checkpoints and metrics.
+    with exclusive(run_dir.with_name(f".{run_dir.name}.lock"), f"Another process is training {run_dir} right now.",
+                   "Wait for it to finish, or use another --out."):
+        return _train(run_dir, job, cfg, resume, stop, progress, models)
+
+
+def _train(run_dir: Path, job: TrainJob, cfg: TrainConfig, resume: bool, stop: threading.Event | None,
+           progress: Progress, models: MuseTalkModels | None) -> TrainResult:
     if resume:
         job, cfg = _resume_settings(run_dir, job, cfg)
     elif (run_dir / CONFIG_JSON).exists():

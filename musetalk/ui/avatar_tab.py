@@ -73,7 +73,7 @@ def build_avatar_tab(ctx: AppContext, model: gr.Dropdown, demo: gr.Blocks) -> No
         cfg = InferenceConfig(batch_size=int(batch_size))
         shown = 0.0
         frames = avatar.speak(checked, cfg, bridge(progress))
-        for frame in stream_to_file(frames, out, avatar.size, checked):
+        for frame in stream_to_file(frames, out, avatar.size, checked, sar=avatar.sar):
             now = time.monotonic()
             if now - shown >= LIVE_INTERVAL_S:
                 shown = now

@@ -164,10 +164,14 @@ def test_write_video_no_audio_and_readback(tmp_path: Path) -> None:
     assert np.abs(back[0].astype(int) - frames[0]).mean() < 4
 
 
-def test_writer_odd_size_is_padded_to_even(tmp_path: Path) -> None:
-    out = write_video(tmp_path / "odd.mp4", _frames(3, 241, 321))
+def test_writer_keeps_odd_sizes(tmp_path: Path) -> None:
+    """4:2:0 cannot hold an odd size: odd sizes are written 4:4:4, at exactly the frames' size."""
+    frames = _frames(3, 241, 321)
+    out = write_video(tmp_path / "odd.mp4", frames)
     info = probe(out)
-    assert (info.width, info.height) == (322, 242)
+    assert (info.width, info.height) == (321, 241)
+    back = list(iter_frames(out))
+    assert len(back) == 3 and back[0].shape == (241, 321, 3)
 
 
 def test_writer_exception_leaves_nothing(tmp_path: Path) -> None:
