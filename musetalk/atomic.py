@@ -38,7 +38,9 @@ def temp_beside(path: Path, suffix: str = "") -> Path:
 def exclusive(lock_path: Path, busy: str, hint: str | None = None) -> Iterator[None]:
     """Hold an exclusive lock on ``lock_path`` for the block; InputError(``busy``) if another process holds it.
 
-    The lock (``flock``) goes with the process: a killed holder frees it, so a stale lock file never blocks.
+    The lock (``flock``) goes with the process: a killed holder frees it, so a stale lock file never blocks. The
+    file is removed on release (while still locked); a waiter that locked a removed file tries again on the new
+    one, so two processes never both hold it.
     """
     try:
         import fcntl
@@ -46,12 +48,23 @@ def exclusive(lock_path: Path, busy: str, hint: str | None = None) -> Iterator[N
         yield
         return
     lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_path, "a+") as fh:
+    while True:
+        fh = open(lock_path, "a+")
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
+            fh.close()
             raise InputError(busy, hint) from None
         try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+            same = os.fstat(fh.fileno()).st_ino == os.stat(lock_path).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        fh.close()  # the holder removed it as we opened it: lock the new file
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            lock_path.unlink()
+        fh.close()  # closing releases the lock

@@ -112,7 +112,7 @@ class Avatar:
         info = checked or check_avatar_video(video, root, batch_size)
         with exclusive(lock_path(root), busy_message(root)):
             # Under the lock no other process prepares this name: any work folder of it is a killed run's.
-            for pattern in (f".{root.name}.preparing-*", f".{root.name}.old-*"):
+            for pattern in (f".{root.name}.preparing*", f".{root.name}.old-*"):
                 for stale in root.parent.glob(pattern):
                     shutil.rmtree(stale, ignore_errors=True)
             work = root.with_name(f".{root.name}.preparing-{owner_tag()}")
