@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
-from ..config import FaceConfig
+from ..config import DTYPES, FaceConfig
 from ..errors import InputError
 
 Init = Literal["official", "random"]
@@ -51,7 +51,7 @@ class TrainConfig:
             (0.0 < self.val_fraction < 1.0, "--val-fraction must be between 0 and 1"),
             (self.pixel_weight >= 0 and self.latent_weight >= 0, "loss weights must be >= 0"),
             (self.init in ("official", "random"), "--init must be official or random"),
-            (self.mixed_precision in ("auto", "fp32", "bf16", "fp16"), "--dtype must be auto, fp32, bf16 or fp16"),
+            (self.mixed_precision in DTYPES, f"--dtype must be one of {', '.join(DTYPES)}"),
         ]
         for ok, message in checks:
             if not ok:
