@@ -41,7 +41,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     ns = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if ns.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-    _quiet_libraries(ns.verbose)
     # `kill`, docker stop, a closed terminal: unwind like Ctrl-C. Off the main thread (embedded), leave signals be.
     stops = [getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)]
     try:
@@ -72,15 +71,3 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _terminate(signum: int, frame: Any) -> None:
     """SIGTERM/SIGHUP unwind like Ctrl-C, so atomic writers abort and temporary files are removed."""
     raise KeyboardInterrupt
-
-
-def _quiet_libraries(verbose: bool) -> None:
-    """diffusers/transformers warn about things that do not concern users of this tool."""
-    if verbose:
-        return
-    from diffusers.utils import logging as dlog
-    from transformers.utils import logging as tlog
-
-    dlog.set_verbosity_error()
-    tlog.set_verbosity_error()
-    tlog.disable_progress_bar()

@@ -9,9 +9,12 @@ from .common import add_batch_arg, add_face_args, add_model_args, build_pipeline
 from .common import resolve_batch_size, tqdm_progress
 
 
+AVATARS_HELP = "avatars folder (default: $MUSETALK_AVATARS, else ./avatars)"
+
+
 def register(sub: Any) -> None:
     a = sub.add_parser("avatar", help="real-time avatars: prepare once, speak many times")
-    a.add_argument("--avatars", help="avatars folder (default: $MUSETALK_AVATARS, else ./avatars)")
+    a.add_argument("--avatars", help=AVATARS_HELP)
     asub = a.add_subparsers(dest="avatar_cmd", required=True, metavar="ACTION")
     ap = asub.add_parser("prepare", help="analyse and encode a video once")
     ap.add_argument("--video", required=True)
@@ -25,9 +28,11 @@ def register(sub: Any) -> None:
     sp.add_argument("--out", required=True)
     add_batch_arg(sp)
     add_model_args(sp)
-    asub.add_parser("list", help="list prepared avatars")
+    lp = asub.add_parser("list", help="list prepared avatars")
     dp = asub.add_parser("delete", help="delete a prepared avatar")
     dp.add_argument("--name", required=True)
+    for action in (ap, sp, lp, dp):  # accepted after the action too; SUPPRESS keeps an earlier value
+        action.add_argument("--avatars", default=argparse.SUPPRESS, help=AVATARS_HELP)
     a.set_defaults(func=cmd_avatar)
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from ..config import DEVICES, DTYPES
 from ..weights import SIZES
-from .common import WEIGHTS_HELP, batch_size_arg
+from .common import WEIGHTS_HELP, batch_size_arg, quiet_libraries
 
 
 def register(sub: Any) -> None:
@@ -49,6 +49,7 @@ def cmd_bench(ns: argparse.Namespace) -> int:
         pipelined=not ns.serial,
         sync_stages=ns.sync_stages, keep=ns.keep,
     )
+    quiet_libraries(ns)
     result = run_bench(opts)
     print(format_table(result))
     if ns.json:

@@ -96,10 +96,24 @@ def finetuned_path(ns: argparse.Namespace) -> str | None:
     return path
 
 
+def quiet_libraries(ns: argparse.Namespace) -> None:
+    """diffusers/transformers warn about things that do not concern users of this tool. Called by the commands
+    that load models, just before: importing those libraries takes seconds that other commands need not spend."""
+    if getattr(ns, "verbose", False):
+        return
+    from diffusers.utils import logging as dlog
+    from transformers.utils import logging as tlog
+
+    dlog.set_verbosity_error()
+    tlog.set_verbosity_error()
+    tlog.disable_progress_bar()
+
+
 def build_pipeline_from_args(ns: argparse.Namespace):
     """The pipeline for the model options of ``ns`` (one factory: ``pipeline.build_pipeline``)."""
     from ..pipeline import build_pipeline
 
+    quiet_libraries(ns)
     return build_pipeline(ns.weights, ns.device, ns.dtype, finetuned_path(ns), compile=ns.compile)
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from ..config import DEVICES, DTYPES
 from ..errors import InputError
 from ..train.config import TrainConfig
-from .common import WEIGHTS_HELP, add_face_args, face_config, tqdm_progress
+from .common import WEIGHTS_HELP, add_face_args, face_config, quiet_libraries, tqdm_progress
 
 D = TrainConfig()
 
@@ -103,6 +103,7 @@ def cmd_train(ns: argparse.Namespace) -> int:
     if not ns.clip and not ns.resume:
         raise InputError("train needs --clip (the video to learn from).")
     cfg = config_from_args(ns)
+    quiet_libraries(ns)
     job = TrainJob(Path(ns.clip) if ns.clip else Path(), Path(ns.out), Path(ns.weights) if ns.weights else None,
                    Path(ns.audio) if ns.audio else None, ns.device, Path(ns.cache_dir) if ns.cache_dir else None)
     update, close = tqdm_progress()
