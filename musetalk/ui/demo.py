@@ -55,11 +55,25 @@ def build_demo(ctx: AppContext) -> gr.Blocks:
                 build_avatar_tab(ctx, model, demo)
             with gr.Tab("Fine-tune on my clip", id="finetune", elem_id="tab-finetune"):
                 build_finetune_tab(ctx)
-        gr.Markdown(f"Device: `{ctx.device}` · dtype: `{ctx.dtype}` · weights: `{ctx.weights_dir}` · "
+        gr.Markdown(f"Device: `{device_line(ctx)}` · weights: `{ctx.weights_dir}` · "
                     "jobs run one at a time; your place in the queue is shown while you wait.",
                     elem_classes=["hint"])
     demo.queue(default_concurrency_limit=1)
     return demo
+
+
+def device_line(ctx: AppContext) -> str:
+    """The device and dtype the models run on, as resolved from the app's settings (not "auto")."""
+    from ..errors import MuseTalkError
+    from ..models.device import resolve_device, resolve_dtype
+
+    try:
+        device = resolve_device(ctx.device)
+        dtype = str(resolve_dtype(ctx.dtype, device)).replace("torch.", "")
+    except MuseTalkError:  # e.g. --device cuda without a GPU: the first job says so in full
+        return f"{ctx.device} · dtype: {ctx.dtype}"
+    asked = "" if ctx.device == "auto" and ctx.dtype == "auto" else f" (asked: {ctx.device}, {ctx.dtype})"
+    return f"{device} · dtype: {dtype}{asked}"
 
 
 def _models_update(ctx: AppContext, current: str | None):

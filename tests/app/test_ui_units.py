@@ -50,3 +50,13 @@ def test_model_choices_list_base_first(tmp_path):
 
     ctx = AppContext(weights_dir=tmp_path, runs_dir=tmp_path / "runs")
     assert model_choices(ctx)[0] == "base"
+
+
+def test_footer_names_the_resolved_device_and_dtype(tmp_path):
+    from musetalk.ui.demo import device_line
+
+    auto = device_line(AppContext(weights_dir=tmp_path))  # no GPU here; bf16 only where the CPU has it natively
+    assert auto in ("cpu · dtype: float32", "cpu · dtype: bfloat16"), auto
+    assert device_line(AppContext(weights_dir=tmp_path, device="cpu", dtype="fp32")) == (
+        "cpu · dtype: float32 (asked: cpu, fp32)")
+    assert device_line(AppContext(weights_dir=tmp_path, device="cuda")) == "cuda · dtype: auto"
