@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InputError
+from .temp_files import owner_tag
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
@@ -29,8 +30,6 @@ def write_json_atomic(path: Path, data: Any) -> None:
 def temp_beside(path: Path, suffix: str = "") -> Path:
     """A temporary name beside ``path`` for a file to be renamed onto it: ``.NAME.PID-TOKEN.tmp`` + suffix, unique to
     this process and call, so two writers never share one and a later run can tell a killed writer's."""
-    from .temp_files import owner_tag
-
     return path.with_name(f".{path.name}.{owner_tag()}.tmp{suffix}")
 
 

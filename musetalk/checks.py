@@ -2,8 +2,8 @@
 
 ``generate`` and ``Avatar.prepare`` call these first, and the CLI calls them for every task before it loads the
 models, so that a wrong file fails in a second with one sentence instead of after minutes of work. They return
-what they learned (``CheckedInputs``: each input's probe, the frame count, whether the video loops), and the
-work that follows uses it instead of probing again: each input is probed once.
+what they learned (``CheckedInputs``: each input's probe), and the work that follows uses it instead of probing
+again: each input is probed once.
 """
 from __future__ import annotations
 
@@ -139,8 +139,6 @@ class CheckedInputs:
 
     video: MediaInfo
     audio: MediaInfo
-    n_out: int  # output frames: floor(audio seconds * 25)
-    loops: bool  # the video is spooled and looped (an image, or shorter than the audio)
 
 
 def check_generate_inputs(video: str | os.PathLike[str], audio: str | os.PathLike[str],
@@ -153,14 +151,13 @@ def check_generate_inputs(video: str | os.PathLike[str], audio: str | os.PathLik
     ainfo = check_audio(audio)
     check_audio_memory(ainfo)
     n_out = frames_for_seconds(ainfo.duration)
-    loops = must_loop(vinfo, n_out)
-    if loops:  # its frames are spooled to disk
+    if must_loop(vinfo, n_out):  # its frames are spooled to disk
         n_src = 1 if vinfo.is_image else min(max(vinfo.n_frames, 1), n_out)
         check_disk_space(Path(tempfile.gettempdir()), n_src * vinfo.width * vinfo.height * 3,
                          f"The {n_src} source frames of {vinfo.path.name}")
     if face_scan:
         scan_for_face(vinfo)
-    return CheckedInputs(vinfo, ainfo, n_out, loops)
+    return CheckedInputs(vinfo, ainfo)
 
 
 def check_avatar_video(video: str | os.PathLike[str], root: Path, batch_size: int = 8) -> MediaInfo:
@@ -187,5 +184,5 @@ def _size(n: float) -> str:
     return f"{int(n)} bytes"
 
 
-__all__ = ["CheckedInputs", "check_audio", "check_avatar_video", "check_speech", "check_audio_memory", "check_disk_space", "check_frame_memory",
-           "check_generate_inputs", "check_video", "scan_for_face"]
+__all__ = ["CheckedInputs", "check_audio", "check_audio_memory", "check_avatar_video", "check_disk_space",
+           "check_frame_memory", "check_generate_inputs", "check_speech", "check_video", "scan_for_face"]

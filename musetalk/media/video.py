@@ -50,7 +50,8 @@ def iter_frames(path: str | os.PathLike[str] | MediaInfo, fps: int = FPS, start:
     of decoding the skipped part. For a still image, ``start > 0`` yields nothing.
 
     The file is probed when this is called (so a bad path raises InputError here), unless ``path`` is the
-    ``MediaInfo`` of an earlier probe; ffmpeg starts on the first ``next()``. The count may differ from ``probe(path).n_frames`` by a frame or so; consume until exhaustion.
+    ``MediaInfo`` of an earlier probe; ffmpeg starts on the first ``next()``. The count may differ from
+    ``probe(path).n_frames`` by a frame or so; consume until exhaustion.
     Closing the generator early kills and reaps ffmpeg. Raises InputError if ffmpeg fails mid-stream (with
     ffmpeg's last error line) or if not a single frame decodes.
     """

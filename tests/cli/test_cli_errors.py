@@ -73,7 +73,8 @@ def test_bad_input_is_reported_before_the_models_load(media: RobustMedia, tiny_w
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """A text file given as the video fails in the checks, before the models load (only the weights' presence,
     an instant check, comes first)."""
-    monkeypatch.setattr("musetalk.pipeline.build_pipeline", lambda *a, **k: pytest.fail("models must not load for a bad input"))
+    monkeypatch.setattr("musetalk.pipeline.build_pipeline",
+                        lambda *a, **k: pytest.fail("models must not load for a bad input"))
     code, err = _main(["generate", "--weights", tiny_weights, "--video", media.text_as_mp4(),
                        "--audio", media.tone(), "--out", tmp_path / "out.mp4"], capsys)
     assert code == 2
@@ -85,7 +86,8 @@ def test_bad_input_is_reported_before_the_models_load(media: RobustMedia, tiny_w
 def test_avatar_commands_check_before_the_models_load(media: RobustMedia, tiny_weights: Path, tmp_path: Path,
                                                       capsys: pytest.CaptureFixture[str],
                                                       monkeypatch: pytest.MonkeyPatch, case: str) -> None:
-    monkeypatch.setattr("musetalk.pipeline.build_pipeline", lambda *a, **k: pytest.fail("models must not load for a bad input"))
+    monkeypatch.setattr("musetalk.pipeline.build_pipeline",
+                        lambda *a, **k: pytest.fail("models must not load for a bad input"))
     avatars = ["avatar", "--avatars", tmp_path / "avatars"]
     model = ["--weights", tiny_weights, "--device", "cpu"]
     argv, expected = {
