@@ -65,6 +65,7 @@ REQUIRED: tuple[WeightFile, ...] = (
     WeightFile((f"{WHISPER_DIR}/preprocessor_config.json",), "openai/whisper-tiny", ("preprocessor_config.json",)),
 )
 
+STAGING_DIR = ".download"  # inside the weights folder: partial downloads, resumed by the next download
 DOWNLOAD_HINT = "Run `python -m musetalk weights download --dir {dir}` (about 3.5 GB) to fetch the official weights."
 
 
@@ -136,8 +137,9 @@ def vae_fingerprint(weights_dir: str | os.PathLike[str] | None) -> str | None:
 def download(weights_dir: str | os.PathLike[str], progress: bool = True) -> Path:
     """Fetch the official files into ``weights_dir`` in the official layout.
 
-    huggingface-hub resumes partial files and only moves a file into place once it is complete, so an
-    interrupted download leaves no truncated weights. Offline or unreachable hub -> :class:`DownloadError`.
+    huggingface-hub moves a file into place only once it is complete, so an interrupted download leaves no
+    truncated weights; its partial file stays in ``weights_dir/.download/`` and the next call resumes it.
+    Offline or unreachable hub -> :class:`DownloadError`, within seconds (one probe before any file).
     """
     from huggingface_hub import hf_hub_download
     from huggingface_hub.utils import disable_progress_bars, enable_progress_bars
@@ -147,31 +149,45 @@ def download(weights_dir: str | os.PathLike[str], progress: bool = True) -> Path
         root.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise DownloadError(f"Cannot create the weights folder {root}: {exc.strerror}.") from exc
+    todo = [wf for wf in REQUIRED if not any(_nonempty(root / alt) for alt in wf.alternatives)]
+    if todo:
+        _check_hub_reachable()
     (enable_progress_bars if progress else disable_progress_bars)()
-    for wf in REQUIRED:
-        if any(_nonempty(root / alt) for alt in wf.alternatives):
-            continue
-        local_rel = wf.alternatives[0]
-        repo_path = wf.repo_paths[0]
-        target = root / local_rel
+    for wf in todo:
+        target = root / wf.alternatives[0]
         target.parent.mkdir(parents=True, exist_ok=True)
-        log.info("downloading %s/%s -> %s", wf.repo_id, repo_path, target)
+        log.info("downloading %s/%s -> %s", wf.repo_id, wf.repo_paths[0], target)
+        # A staging folder per repo, kept on failure (huggingface-hub resumes its .incomplete file there); the
+        # official layout (sd-vae/, whisper/) differs from the repos' own, and the final rename is atomic.
+        stage = root / STAGING_DIR / wf.repo_id.replace("/", "--")
         try:
-            # Download into a staging dir inside the weights folder, then rename: the official layout
-            # (sd-vae/, whisper/) differs from the repos' own, and a rename is atomic.
-            stage = make_temp_dir("download", root)
-            try:
-                got = Path(hf_hub_download(wf.repo_id, repo_path, local_dir=stage))
-                os.replace(got, target)
-            finally:
-                shutil.rmtree(stage, ignore_errors=True)
+            got = Path(hf_hub_download(wf.repo_id, wf.repo_paths[0], local_dir=stage))
+            os.replace(got, target)
         except Exception as exc:  # the hub raises many types (HTTP, connection, offline mode, disk)
             raise DownloadError(
-                f"Could not download {wf.repo_id}/{repo_path}: {_short(exc)}.",
-                "Check your internet connection (or HF_ENDPOINT / HF_HUB_OFFLINE), then run the command again; "
-                "finished files are kept.",
+                f"Could not download {wf.repo_id}/{wf.repo_paths[0]}: {_short(exc)}.",
+                "Check your internet connection (or HF_ENDPOINT / HF_HUB_OFFLINE), then run it again; "
+                "finished and partial files are kept.",
             ) from exc
+    shutil.rmtree(root / STAGING_DIR, ignore_errors=True)  # everything is in place: nothing left to resume
     return root
+
+
+def _check_hub_reachable(timeout_s: float = 5.0) -> None:
+    """One quick request to the hub, so that offline reads as one sentence within seconds instead of after
+    huggingface-hub's retries (30 s and a dozen warnings). Any HTTP answer counts as reachable."""
+    from huggingface_hub import constants
+    from huggingface_hub.utils import get_session
+
+    hint = "Check your internet connection, then try again; files already downloaded are kept."
+    if constants.HF_HUB_OFFLINE or os.environ.get("HF_HUB_OFFLINE", "").upper() in {"1", "ON", "YES", "TRUE"}:
+        raise DownloadError("Could not download the weights: offline mode is on (HF_HUB_OFFLINE is set).",
+                            "Unset HF_HUB_OFFLINE. " + hint)
+    try:
+        get_session().head(constants.ENDPOINT, timeout=timeout_s)
+    except Exception as exc:  # noqa: BLE001 - DNS, refused, timeout, proxy: all mean the same to the user
+        raise DownloadError(f"Could not download the weights: {constants.ENDPOINT} cannot be reached "
+                            f"({type(exc).__name__}).", hint) from exc
 
 
 def _short(exc: BaseException) -> str:
