@@ -1,4 +1,4 @@
-"""``python -m musetalk``: generate | avatar | train | weights | bench, one module per command.
+"""``python -m musetalk``: generate | avatar | train | dataset | score | weights | bench, one module per command.
 
 User errors (``MuseTalkError``) print one message and exit with code 2; Ctrl-C exits 130; an unexpected bug
 prints a short message and the path of a log file holding the traceback.
@@ -17,13 +17,13 @@ from typing import Any
 
 from ..errors import MuseTalkError
 from ..native_log import filtered_native_stderr
-from . import avatar, bench, generate, train, weights
+from . import avatar, bench, dataset, generate, score, train, weights
 
 log = logging.getLogger("musetalk")
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = generate.EXIT_INTERRUPTED
-COMMANDS = (generate, avatar, train, weights, bench)
+COMMANDS = (generate, avatar, train, dataset, score, weights, bench)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -33,10 +33,32 @@ def check_output_path(out_path: str | os.PathLike[str],
     """Validate the destination before any work; return the muxer name for its extension. Raises InputError.
 
     The output must not be one of ``inputs`` (inputs are never overwritten), must have a video extension and a
-    writable folder. Writability is tested by creating (and removing) a file in the folder: permission bits say
-    nothing for root, and read-only mounts or immutable folders only show when one tries.
+    writable folder (see ``check_output_file``).
     """
     out_path = Path(out_path).expanduser()
+    _check_not_an_input(out_path, inputs)
+    muxer = _MUXERS.get(out_path.suffix.lower())
+    if muxer is None:
+        raise InputError(f"Cannot write video to {out_path}: unsupported extension {out_path.suffix!r}.",
+                         "Use .mp4 (recommended), .mov, .m4v or .mkv.")
+    _check_folder(out_path)
+    return muxer
+
+
+def check_output_file(out_path: str | os.PathLike[str], suffixes: tuple[str, ...],
+                      inputs: tuple[str | os.PathLike[str], ...] = ()) -> Path:
+    """The same checks for any other output file (a report, a plot): not an input, one of ``suffixes``
+    (lower case, with the dot), a writable folder. Returns the path. Raises InputError."""
+    out_path = Path(out_path).expanduser()
+    _check_not_an_input(out_path, inputs)
+    if out_path.suffix.lower() not in suffixes:
+        raise InputError(f"Cannot write {out_path}: expected a {' or '.join(suffixes)} file name.",
+                         f"Give a name such as result{suffixes[0]}.")
+    _check_folder(out_path)
+    return out_path
+
+
+def _check_not_an_input(out_path: Path, inputs: tuple[str | os.PathLike[str], ...]) -> None:
     for inp in inputs:
         inp = Path(inp).expanduser()
         same = out_path.resolve() == inp.resolve()
@@ -45,10 +67,11 @@ def check_output_path(out_path: str | os.PathLike[str],
         if same:
             raise InputError(f"The output path {out_path} is the same as an input ({inp}).",
                              "Choose another output file name; inputs are never overwritten.")
-    muxer = _MUXERS.get(out_path.suffix.lower())
-    if muxer is None:
-        raise InputError(f"Cannot write video to {out_path}: unsupported extension {out_path.suffix!r}.",
-                         "Use .mp4 (recommended), .mov, .m4v or .mkv.")
+
+
+def _check_folder(out_path: Path) -> None:
+    """The folder exists and takes a new file. Writability is tested by creating (and removing) a file: permission
+    bits say nothing for root, and read-only mounts or immutable folders only show when one tries."""
     parent = out_path.parent
     if not parent.is_dir():
         raise InputError(f"Output folder {parent} does not exist.", "Create it first or choose another path.")
@@ -62,7 +85,6 @@ def check_output_path(out_path: str | os.PathLike[str],
         reason = exc.strerror or type(exc).__name__
         raise InputError(f"Output folder {parent} is not writable ({reason}).",
                          "Choose a folder you can write to.") from exc
-    return muxer
 
 
 def remove_orphaned_temp_files(out_path: Path) -> list[Path]:

@@ -1,0 +1,107 @@
+"""``score``: how well a result is lip-synced (offline sync score and A/V offset; SyncNet LSE-C/LSE-D with its
+weights), how open the mouth is in silence, jitter, and quality against the source."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from ..weights import resolve_weights_dir
+from .common import WEIGHTS_HELP, add_face_args, face_config
+
+AUTO = "auto"
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("score", help="score a result: lip sync, A/V offset, silence, jitter, quality vs source")
+    p.add_argument("--video", required=True, help="the result to score (a video with the speech muxed in)")
+    p.add_argument("--audio", help="the speech to score against (default: the video's own sound track)")
+    p.add_argument("--source", help="the video it was made from: adds PSNR/SSIM inside and outside the blend "
+                                    "region and the source's own mouth opening and jitter")
+    p.add_argument("--syncnet", nargs="?", const=AUTO, metavar="PATH",
+                   help="also give SyncNet's LSE-C / LSE-D from syncnet_v2.model (PATH, or without PATH "
+                        "<weights>/syncnet/syncnet_v2.model; used there automatically when present)")
+    p.add_argument("--vshift", type=int, default=15, help="SyncNet offset search, frames either way "
+                                                          "(15 as LatentSync; 10 as Wav2Lip's tables)")
+    p.add_argument("--max-shift", type=int, default=15, help="offline offset search, frames either way (15 = 600 ms)")
+    p.add_argument("--silence-threshold-db", type=float, default=None,
+                   help="silent = this many dB below the loud end of the audio (default 30)")
+    p.add_argument("--min-silence", type=float, default=None, help="shortest silence in seconds (default 0.2)")
+    p.add_argument("--weights", help=WEIGHTS_HELP)
+    p.add_argument("--device", default="cpu", help="device for SyncNet (cpu, cuda, ...)")
+    p.add_argument("--json", help="also write the report as JSON here")
+    p.add_argument("--plot", help="write a PNG: mouth opening and speech over time, silences, the offset")
+    add_face_args(p)
+    p.set_defaults(func=cmd_score)
+
+
+def score_config(ns: argparse.Namespace):  # -> ScoreConfig
+    """The ScoreConfig for the options of ``ns`` (shared with ``generate --score`` and ``bench --score``)."""
+    from ..errors import InputError
+    from ..score.offset import SyncConfig
+    from ..score.report import ScoreConfig
+    from ..score.speech import VadConfig
+
+    vad = VadConfig()
+    if getattr(ns, "silence_threshold_db", None) is not None:
+        vad.threshold_db = ns.silence_threshold_db
+    if getattr(ns, "min_silence", None) is not None:
+        if ns.min_silence <= 0:
+            raise InputError(f"--min-silence must be positive, got {ns.min_silence}.", None)
+        vad.min_silence_s = ns.min_silence
+    max_shift = getattr(ns, "max_shift", 15)
+    if not 1 <= max_shift <= 50:
+        raise InputError(f"--max-shift must be between 1 and 50 frames, got {max_shift}.", None)
+    return ScoreConfig(sync=SyncConfig(max_shift=max_shift), vad=vad, face=face_config(ns),
+                       syncnet=_syncnet_path(ns), vshift=getattr(ns, "vshift", 15),
+                       device=getattr(ns, "device", "cpu") if getattr(ns, "device", "cpu") != "auto" else "cpu")
+
+
+def _syncnet_path(ns: argparse.Namespace) -> Path | None:
+    """--syncnet PATH / --syncnet: that file or the weights folder's (missing: an error naming where to get it);
+    no --syncnet: the weights folder's when present, else none."""
+    from ..score.syncnet_model import SYNCNET_RELPATH, find_syncnet_weights
+
+    wanted = getattr(ns, "syncnet", None)
+    root = resolve_weights_dir(getattr(ns, "weights", None))
+    if wanted is None:
+        default = root / SYNCNET_RELPATH
+        return default if default.is_file() else None
+    return find_syncnet_weights(None if wanted == AUTO else wanted, root)
+
+
+def print_report(report: Any) -> None:
+    for line in report.lines():
+        print(line)
+    if report.syncnet is None:
+        print("SyncNet LSE-C/LSE-D: not computed (pass --syncnet PATH to syncnet_v2.model)")
+
+
+def cmd_score(ns: argparse.Namespace) -> int:
+    from ..media.writer import check_output_file
+    from ..score.report import score_video
+
+    inputs = tuple(p for p in (ns.video, ns.audio, ns.source) if p)
+    if ns.json:
+        check_output_file(ns.json, (".json",), inputs)
+    if ns.plot:
+        check_output_file(ns.plot, (".png",), inputs)
+    cfg = score_config(ns)
+    report = score_video(ns.video, ns.audio, ns.source, cfg)
+    print_report(report)
+    write_outputs(report, ns.json, ns.plot)
+    return 0
+
+
+def write_outputs(report: Any, json_path: str | None, plot_path: str | None) -> None:
+    from ..atomic import write_json_atomic
+
+    if json_path:
+        write_json_atomic(Path(json_path), report.to_dict(series=True))
+        print(f"wrote {json_path}")
+    if plot_path:
+        from ..score.plot import write_plot
+
+        write_plot(report, plot_path)
+        print(f"wrote {plot_path}")
+
