@@ -31,6 +31,9 @@ def register(sub: Any) -> None:
     p.add_argument("--device", default="cpu", help="device for SyncNet (cpu, cuda, ...)")
     p.add_argument("--json", help="also write the report as JSON here")
     p.add_argument("--plot", help="write a PNG: mouth opening and speech over time, silences, the offset")
+    p.add_argument("--shift-test", action="store_true",
+                   help="check the offset finder on this clip: shift its own audio by -400..+400 ms and report "
+                        "what it finds for each shift")
     add_face_args(p)
     p.set_defaults(func=cmd_score)
 
@@ -87,6 +90,8 @@ def cmd_score(ns: argparse.Namespace) -> int:
     if ns.plot:
         check_output_file(ns.plot, (".png",), inputs)
     cfg = score_config(ns)
+    if ns.shift_test:
+        return _shift_test(ns, cfg)
     report = score_video(ns.video, ns.audio, ns.source, cfg)
     print_report(report)
     write_outputs(report, ns.json, ns.plot)
@@ -105,3 +110,24 @@ def write_outputs(report: Any, json_path: str | None, plot_path: str | None) -> 
         write_plot(report, plot_path)
         print(f"wrote {plot_path}")
 
+
+
+def _shift_test(ns: argparse.Namespace, cfg: Any) -> int:
+    from ..atomic import write_json_atomic
+    from ..score.shift_test import shift_test, summarize
+
+    trials = shift_test(ns.video, cfg=cfg.sync)
+    for t in trials:
+        e = t.estimate
+        found = f"found {e.offset_ms:+.0f} ms (error {t.error_ms:+.0f})" if e.confident else f"not confident ({e.reason})"
+        print(f"shift {t.shift_ms:+5.0f} ms: {found}; sync {e.sync_score:.3f}, confidence {e.confidence:.1f}")
+    summary = summarize(trials)
+    print(f"{summary['confident']}/{summary['trials']} confident, {summary['within_tolerance']} of them within "
+          f"+-{summary['tolerance_ms']:.0f} ms")
+    if ns.json:
+        from dataclasses import asdict
+
+        write_json_atomic(Path(ns.json), {"video": ns.video, "summary": summary,
+                                          "trials": [{"shift_ms": t.shift_ms, **asdict(t.estimate)} for t in trials]})
+        print(f"wrote {ns.json}")
+    return 0

@@ -146,8 +146,9 @@ class _Scan:
         return ClipMotion(mouth_track(points), np.asarray(self.boxes, dtype=np.float64).reshape(-1, 4))
 
 
-def _scan(info: MediaInfo, src: MediaInfo | None, face: FaceConfig,
+def scan(info: MediaInfo, src: MediaInfo | None, face: FaceConfig,
           progress: Progress) -> tuple[ClipMotion, ClipMotion | None, QualityMeter | None]:
+    """One pass over the result (and the source beside it): their motion, and the quality meter."""
     result = _Scan(face, static=info.is_image)
     source = _Scan(face, static=src.is_image) if src is not None else None
     meter = QualityMeter() if src is not None else None
@@ -186,7 +187,7 @@ def score_video(video: PathLike, audio: PathLike | None = None, source: PathLike
         raise InputError(f"The source {src.path.name} is {src.width}x{src.height} but {info.path.name} is "
                          f"{info.width}x{info.height}.", "Pass the video the result was made from.")
     speech_audio = load_audio(audio_info)
-    motion, src_motion, meter = _scan(info, src, cfg.face, progress)
+    motion, src_motion, meter = scan(info, src, cfg.face, progress)
     n = len(motion.mouth)
     if n == 0 or not motion.mouth.found.any():
         raise NoFaceError(f"any frame of {info.path.name}")
