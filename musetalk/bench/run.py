@@ -66,6 +66,7 @@ class BenchOptions:
     pipelined: bool = True
     sync_stages: bool = False
     keep: str | None = None
+    score: bool = False  # score the outputs too (sync, silence, jitter, quality vs the source)
 
 
 def random_weights_dir(size: str) -> Path:
@@ -116,12 +117,28 @@ def run_bench(opts: BenchOptions) -> dict[str, Any]:
             result["oneshot"] = ph.report()
         if opts.only in (None, "avatar"):
             result.update(_bench_avatar(pipe, opts, cfg, audio, n, tmp, out_dir, mem))
+        if opts.score:
+            result["score"] = _score_outputs(opts, out_dir)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     result["peak_rss_mb"] = mem.process_peak_mb()
     result["machine"]["load_average_start"] = load_avg_start
     result["machine"]["load_average_end"] = os.getloadavg()
     return _summarise(result)
+
+
+def _score_outputs(opts: BenchOptions, out_dir: Path) -> dict[str, Any]:
+    """Scores of the outputs: the one-shot result against the source video; the avatar's (which loops its
+    source) without one."""
+    from ..score.report import score_video
+
+    scores: dict[str, Any] = {}
+    for name, source in (("oneshot", opts.video), ("avatar", None)):
+        out = out_dir / f"{name}.mp4"
+        if out.is_file():
+            report = score_video(out, None, source)
+            scores[name] = {**report.to_dict(), "lines": report.lines()}
+    return scores
 
 
 def _bench_avatar(pipe, opts: BenchOptions, cfg: InferenceConfig, audio: Path, n: int, tmp: Path, out_dir: Path,
@@ -284,6 +301,8 @@ def format_table(r: dict[str, Any]) -> str:
                 + (f"; peak CUDA {c['peak_cuda_mb']:.0f} MB" if c["peak_cuda_mb"] is not None else ""))
     lines.append(f"peak RSS (process, whole run) {r['peak_rss_mb']:.0f} MB; after loading models "
                  f"{r['rss_after_load_mb']:.0f} MB")
+    for name, score in r.get("score", {}).items():
+        lines.extend(f"score {name}: {line}" for line in score["lines"])
     return "\n".join(lines)
 
 

@@ -34,6 +34,8 @@ def register(sub: Any) -> None:
     b.add_argument("--sync-stages", action="store_true",
                    help="on a GPU, wait for the device at the end of each model stage (exact stage times, "
                         "slightly slower end to end)")
+    b.add_argument("--score", action="store_true",
+                   help="also score the outputs (lip sync, silence, jitter, quality vs the source video)")
     b.add_argument("--json", help="write the results to this JSON file")
     b.add_argument("--keep", help="keep the output videos in this folder")
     b.set_defaults(func=cmd_bench)
@@ -47,7 +49,7 @@ def cmd_bench(ns: argparse.Namespace) -> int:
         batch_size=ns.batch_size, frames=ns.frames, avatar_source_frames=ns.avatar_source_frames, only=ns.only,
         compile=ns.compile, channels_last={"auto": None, "on": True, "off": False}[ns.channels_last],
         pipelined=not ns.serial,
-        sync_stages=ns.sync_stages, keep=ns.keep,
+        sync_stages=ns.sync_stages, keep=ns.keep, score=ns.score,
     )
     quiet_libraries(ns)
     result = run_bench(opts)

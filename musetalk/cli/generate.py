@@ -44,6 +44,9 @@ def register(sub: Any) -> None:
     tuned = g.add_mutually_exclusive_group()
     tuned.add_argument("--lora", metavar="RUN_DIR", help="apply the LoRA adapter of a training run")
     tuned.add_argument("--unet", metavar="PATH", help="use a fully fine-tuned UNet (a run's unet.pth)")
+    g.add_argument("--score", action="store_true",
+                   help="score each result when written: lip sync and A/V offset, mouth opening in silence, "
+                        "jitter, quality outside/inside the blend region (see the score command)")
     add_model_args(g)
     add_face_args(g)
     g.set_defaults(func=cmd_generate)
@@ -75,6 +78,10 @@ def cmd_generate(ns: argparse.Namespace) -> int:
         finally:
             close()
         print(f"wrote {written[-1]}")
+        if ns.score:
+            from .score import print_report, score_result
+
+            print_report(score_result(written[-1], task.video, task.cfg.face, ns.weights))
     return 0
 
 

@@ -73,6 +73,14 @@ def _syncnet_path(ns: argparse.Namespace) -> Path | None:
     return find_syncnet_weights(None if wanted == AUTO else wanted, root)
 
 
+def score_result(out: Path, source: Path, face: Any, weights: str | None) -> Any:
+    """Score a result just made from ``source`` with face settings ``face`` (``generate --score``, bench)."""
+    from ..score.report import ScoreConfig, score_video
+
+    ns = argparse.Namespace(weights=weights, syncnet=None)
+    return score_video(out, None, source, ScoreConfig(face=face, syncnet=_syncnet_path(ns)))
+
+
 def print_report(report: Any) -> None:
     for line in report.lines():
         print(line)
