@@ -32,15 +32,17 @@ def build_avatar_tab(ctx: AppContext, model: gr.Dropdown, demo: gr.Blocks) -> No
     @guarded
     @on_gpu(duration=300)
     def prepare(name, face_video, face_image, bbox_shift, extra_margin, parsing_mode, left_cheek_width,
-                right_cheek_width, smooth, batch_size, model_name, progress=gr.Progress()):
+                right_cheek_width, smooth, batch_size, model_name, request: gr.Request, progress=gr.Progress()):
         """Analyse and encode every frame of the face once, saved as avatar ``name``; returns the avatar list."""
         name = validate_name((name or "").strip())
         face = controls.pick_face(face_video, face_image)
         cfg = controls.face_config(bbox_shift, extra_margin, parsing_mode, left_cheek_width, right_cheek_width,
                                    smooth)
-        progress(0, desc="Loading the model")
-        pipeline = ctx.pipeline(model_name)
-        avatar = Avatar.prepare(pipeline, face, ctx.avatars_dir / name, cfg, int(batch_size), bridge(progress))
+        with ctx.jobs.run(request.session_hash) as cancel:
+            progress(0, desc="Loading the model")
+            pipeline = ctx.pipeline(model_name)
+            avatar = Avatar.prepare(pipeline, face, ctx.avatars_dir / name, cfg, int(batch_size),
+                                    bridge(progress, cancel))
         gr.Info(f"Avatar '{name}' is ready: {len(avatar.store)} frames.")
         return gr.update(choices=avatar_names(), value=name)
 
@@ -62,22 +64,23 @@ def build_avatar_tab(ctx: AppContext, model: gr.Dropdown, demo: gr.Blocks) -> No
 
     @guarded
     @on_gpu(duration=300)
-    def speak(name, audio, batch_size, model_name, progress=gr.Progress()):
+    def speak(name, audio, batch_size, model_name, request: gr.Request, progress=gr.Progress()):
         """Make avatar ``name`` speak ``audio``: yields (live frame, None) while frames are made, then the mp4."""
         if not name:
             raise InputError("No avatar is selected.", "Prepare one above, or pick one in the list.")
         audio = controls.need_audio(audio)
-        avatar = Avatar.load(ctx.pipeline(model_name), ctx.avatars_dir / validate_name(name))
-        out = new_output(ctx.outputs_dir, f"{name}-speaks")
-        checked = check_speech(audio, out)
-        cfg = InferenceConfig(batch_size=int(batch_size))
-        shown = 0.0
-        frames = avatar.speak(checked, cfg, bridge(progress))
-        for frame in stream_to_file(frames, out, avatar.size, checked, sar=avatar.sar):
-            now = time.monotonic()
-            if now - shown >= LIVE_INTERVAL_S:
-                shown = now
-                yield cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), gr.update()
+        with ctx.jobs.run(request.session_hash) as cancel:
+            avatar = Avatar.load(ctx.pipeline(model_name), ctx.avatars_dir / validate_name(name))
+            out = new_output(ctx.outputs_dir, f"{name}-speaks")
+            checked = check_speech(audio, out)
+            cfg = InferenceConfig(batch_size=int(batch_size))
+            shown = 0.0
+            frames = avatar.speak(checked, cfg, bridge(progress, cancel))
+            for frame in stream_to_file(frames, out, avatar.size, checked, sar=avatar.sar):
+                now = time.monotonic()
+                if now - shown >= LIVE_INTERVAL_S:
+                    shown = now
+                    yield cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), gr.update()
         yield gr.update(), str(out)
 
     with gr.Row(equal_height=False):
@@ -91,7 +94,9 @@ def build_avatar_tab(ctx: AppContext, model: gr.Dropdown, demo: gr.Blocks) -> No
             with gr.Accordion("Face and blend settings", open=False):
                 settings = controls.face_settings("av")
                 prep_batch = controls.batch_size_slider()
-            prepare_btn = gr.Button("Prepare avatar", variant="primary", elem_id="av-prepare")
+            with gr.Row():
+                prepare_btn = gr.Button("Prepare avatar", variant="primary", elem_id="av-prepare")
+                prep_cancel = controls.cancel_button(ctx, "av-prepare-cancel")
             if ctx.asset("face.jpg"):
                 gr.Examples([["astronaut", str(ctx.asset("face.jpg"))]], inputs=[avatar_name, source.image],
                             label="Example avatar: a NASA portrait (public domain)")
@@ -110,18 +115,21 @@ def build_avatar_tab(ctx: AppContext, model: gr.Dropdown, demo: gr.Blocks) -> No
                 gr.Examples([[str(ctx.asset("speech.wav"))]], inputs=[speak_audio], label="Example speech")
             with gr.Accordion("Speaking settings", open=False):
                 speak_batch = controls.batch_size_slider()
-            speak_btn = gr.Button("Speak", variant="primary", elem_id="av-speak")
+            with gr.Row():
+                speak_btn = gr.Button("Speak", variant="primary", elem_id="av-speak")
+                speak_cancel = controls.cancel_button(ctx, "av-speak-cancel")
             live = gr.Image(label="Live (frames as they are made)", interactive=False, format="jpeg",
                             elem_id="av-live", height=300)
             final = gr.Video(label="Final video with sound", interactive=False, elem_id="av-final",
                              buttons=["download"], height=300)
 
 
-    prepare_btn.click(prepare, [avatar_name, *source.inputs, *settings.inputs, prep_batch, model], avatar_list,
-                      api_name="prepare_avatar", concurrency_id="device")
+    controls.with_cancel(ctx, prepare_btn.click, prep_cancel, prepare,
+                         [avatar_name, *source.inputs, *settings.inputs, prep_batch, model], avatar_list,
+                         api_name="prepare_avatar")
     refresh_btn.click(refresh, avatar_list, avatar_list, api_name="list_avatars", concurrency_limit=None)
     demo.load(refresh, avatar_list, avatar_list, api_visibility="private", concurrency_limit=None)
     delete_btn.click(delete, avatar_list, avatar_list, api_name="delete_avatar", concurrency_limit=None)
-    speak_btn.click(lambda: (None, None), None, [live, final], queue=False, api_visibility="private").then(
-        speak, [avatar_list, speak_audio, speak_batch, model], [live, final], api_name="speak",
-        concurrency_id="device")
+    # The progress shows on the final video's box: over the Live box it would hide the frames it streams.
+    controls.with_cancel(ctx, speak_btn.click, speak_cancel, speak, [avatar_list, speak_audio, speak_batch, model],
+                         [live, final], api_name="speak", clear=[live, final], show_progress_on=[final])

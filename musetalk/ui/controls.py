@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import gradio as gr
 
@@ -34,18 +36,24 @@ class FaceSource:
 
 
 def face_source(prefix: str) -> FaceSource:
-    with gr.Tabs():
-        with gr.Tab("Face video", id=f"{prefix}-video-tab"):
+    video_tab, image_tab = f"{prefix}-video-tab", f"{prefix}-image-tab"
+    with gr.Tabs(selected=video_tab) as tabs:
+        with gr.Tab("Face video", id=video_tab):
             video = gr.Video(label="Face video", sources=["upload"], elem_id=f"{prefix}-video", height=300)
-        with gr.Tab("Face photo", id=f"{prefix}-image-tab"):
+        with gr.Tab("Face photo", id=image_tab):
             image = gr.Image(label="Face photo", type="filepath", sources=["upload", "clipboard"],
                              elem_id=f"{prefix}-image", height=300,
                              placeholder="Drop a photo with one clearly visible face")
     gr.Markdown("One face, roughly facing the camera. A photo becomes a still video that speaks.",
                 elem_classes=["hint"])
-    # Uploading one clears the other, so a request never has two faces to choose from.
-    video.change(lambda v: gr.update() if v is None else None, video, image, queue=False, api_visibility="private")
-    image.change(lambda i: gr.update() if i is None else None, image, video, queue=False, api_visibility="private")
+
+    # Uploading one clears the other, so a request never has two faces to choose from; and the tab holding the
+    # face comes to the front, so a face set by an example (or the other tab) is never loaded out of sight.
+    def shown(tab: str):
+        return lambda value: (gr.update(), gr.update()) if value is None else (None, gr.Tabs(selected=tab))
+
+    video.change(shown(video_tab), video, [image, tabs], queue=False, api_visibility="private")
+    image.change(shown(image_tab), image, [video, tabs], queue=False, api_visibility="private")
     return FaceSource(video, image)
 
 
@@ -99,6 +107,40 @@ def face_settings(prefix: str) -> FaceSettings:
     smooth = gr.Checkbox(value=d.smooth, label="Smooth the face box over time",
                          info="Steadies the crop between frames against jitter. Turn off for fast head motion.")
     return FaceSettings(bbox_shift, extra_margin, parsing_mode, left, right, smooth)
+
+
+def cancel_button(ctx: AppContext, elem_id: str) -> gr.Button:
+    """Cancel for the page's device jobs; hidden until one is queued or running (see ``with_cancel``)."""
+    button = gr.Button("Cancel", variant="stop", visible=False, elem_id=elem_id)
+
+    def cancel(request: gr.Request):
+        running = ctx.jobs.cancel(request.session_hash)
+        gr.Info("Stopping after the current batch…" if running else "Cancelled before it started.")
+
+    button.click(cancel, None, None, queue=False, api_visibility="private")
+    return button
+
+
+def with_cancel(ctx: AppContext, trigger: Callable[..., Any], cancel_btn: gr.Button, fn: Callable[..., Any],
+                inputs: list[Any], outputs: Any, api_name: str, clear: Sequence[Any] = (),
+                **kwargs: Any) -> None:
+    """``trigger`` (a button's ``.click``) runs ``fn`` on the device queue, with ``cancel_btn`` shown meanwhile.
+
+    clear: outputs emptied the moment the button is pressed. Cancel stops the job within one batch
+    (``DeviceJobs``); the job chain's end hides the button again and forgets a Cancel that came too late.
+    """
+
+    def begin():
+        shown = gr.update(visible=True)
+        return (shown, *(None for _ in clear)) if clear else shown  # gradio reads a 1-tuple as no update
+
+    def done(request: gr.Request):
+        ctx.jobs.finished(request.session_hash)
+        return gr.update(visible=False)
+
+    trigger(begin, None, [cancel_btn, *clear], queue=False, api_visibility="private").then(
+        fn, inputs, outputs, api_name=api_name, concurrency_id="device", **kwargs).then(
+        done, None, cancel_btn, queue=False, api_visibility="private")
 
 
 def batch_size_slider() -> gr.Slider:

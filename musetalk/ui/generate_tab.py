@@ -14,6 +14,7 @@ from .context import AppContext
 from .guard import on_gpu, user_errors
 from .outputs import new_output
 from .progress import bridge
+from .score_panel import attach_scores, build_score_panel
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,8 @@ def build_generate_tab(ctx: AppContext, model: gr.Dropdown) -> None:
     @guarded
     @on_gpu(duration=180)
     def generate(face_video, face_image, audio, bbox_shift, extra_margin, parsing_mode, left_cheek_width,
-                 right_cheek_width, smooth, batch_size, model_name, progress=gr.Progress()):
+                 right_cheek_width, smooth, batch_size, model_name, request: gr.Request,
+                 progress=gr.Progress()):
         """Lip-sync the face video (or photo) to the audio; returns an H.264 + AAC mp4 at 25 fps."""
         face = controls.pick_face(face_video, face_image)
         audio = controls.need_audio(audio)
@@ -47,10 +49,11 @@ def build_generate_tab(ctx: AppContext, model: gr.Dropdown) -> None:
                                       right_cheek_width, smooth),
             batch_size=int(batch_size),
         )
-        progress(0, desc="Loading the model")
-        pipeline = ctx.pipeline(model_name)
-        out = new_output(ctx.outputs_dir, Path(face).stem)
-        pipeline.generate(face, audio, out, cfg, progress=bridge(progress))
+        with ctx.jobs.run(request.session_hash) as cancel:
+            progress(0, desc="Loading the model")
+            pipeline = ctx.pipeline(model_name)
+            out = new_output(ctx.outputs_dir, Path(face).stem)
+            pipeline.generate(face, audio, out, cfg, progress=bridge(progress, cancel))
         return str(out)
 
     with gr.Row(equal_height=False):
@@ -67,6 +70,7 @@ def build_generate_tab(ctx: AppContext, model: gr.Dropdown) -> None:
             with gr.Row():
                 check_btn = gr.Button("Check parameters", variant="secondary", elem_id="gen-check")
                 generate_btn = gr.Button("Generate", variant="primary", elem_id="gen-generate")
+                cancel_btn = controls.cancel_button(ctx, "gen-cancel")
             face_jpg, speech_wav = ctx.asset("face.jpg"), ctx.asset("speech.wav")
             if face_jpg and speech_wav:
                 gr.Examples(
@@ -78,6 +82,7 @@ def build_generate_tab(ctx: AppContext, model: gr.Dropdown) -> None:
             gr.Markdown("### 3. Result")
             result = gr.Video(label="Lip-synced video", interactive=False, elem_id="gen-result",
                               buttons=["download"], height=360)
+            scores = build_score_panel()
             with gr.Accordion("Parameter check (first frame)", open=True):
                 preview_img = gr.Image(label="Crop box and blend mask", interactive=False, elem_id="gen-preview",
                                        format="jpeg", height=300)
@@ -89,5 +94,6 @@ def build_generate_tab(ctx: AppContext, model: gr.Dropdown) -> None:
     face_inputs = [*source.inputs]
     check_btn.click(check_parameters, [*face_inputs, *settings.inputs, model], [preview_img, preview_note],
                     api_name="check_parameters", concurrency_id="device")
-    generate_btn.click(generate, [*face_inputs, audio, *settings.inputs, batch_size, model], result,
-                       api_name="generate", concurrency_id="device")
+    controls.with_cancel(ctx, generate_btn.click, cancel_btn, generate,
+                         [*face_inputs, audio, *settings.inputs, batch_size, model], result, api_name="generate")
+    attach_scores(ctx, scores, result, face_inputs, settings.inputs)

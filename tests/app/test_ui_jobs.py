@@ -1,0 +1,103 @@
+"""Cancel (DeviceJobs), the cancelled/refused handler paths, the remaining-time text and the loss plot's series."""
+from __future__ import annotations
+
+import logging
+import threading
+
+import numpy as np
+import pytest
+
+gr = pytest.importorskip("gradio")
+
+from musetalk.errors import InputError
+from musetalk.ui.guard import user_errors
+from musetalk.ui.jobs import DeviceJobs, JobCancelled, checked
+from musetalk.ui.progress import remaining_text
+
+
+def test_cancel_stops_the_running_job_at_its_next_report():
+    jobs, seen = DeviceJobs(), []
+    with pytest.raises(JobCancelled), jobs.run("s1") as cancel:
+        report = checked(lambda *a: seen.append(a), cancel)
+        report("lip-sync", 8, 40)
+        assert jobs.cancel("s1") is True
+        report("lip-sync", 16, 40)
+    assert seen == [("lip-sync", 8, 40)]  # the report after Cancel raised instead of passing on
+
+
+def test_cancel_of_a_queued_job_stops_it_when_it_starts_and_only_that_one():
+    jobs = DeviceJobs()
+    assert jobs.cancel("s1") is False  # nothing runs yet: the queued job is marked
+    with pytest.raises(JobCancelled), jobs.run("s1"):
+        pass
+    with jobs.run("s1") as cancel:  # the next job of the session runs
+        assert not cancel.is_set()
+
+
+def test_a_late_cancel_is_forgotten_when_the_page_job_ends():
+    jobs = DeviceJobs()
+    jobs.cancel("s1")
+    jobs.finished("s1")
+    with jobs.run("s1") as cancel:
+        assert not cancel.is_set()
+
+
+def test_cancel_is_per_session():
+    jobs = DeviceJobs()
+    with jobs.run("a") as a:
+        jobs.cancel("b")
+        assert not a.is_set()
+
+
+def test_a_cancelled_handler_changes_no_output_and_says_so(monkeypatch):
+    notes = []
+    monkeypatch.setattr(gr, "Info", notes.append)
+
+    @user_errors()
+    def handler():
+        raise JobCancelled()
+
+    assert handler() == gr.skip()
+    assert notes == ["Cancelled. Nothing was written."]
+
+
+def test_user_errors_are_one_log_line_without_traceback(caplog):
+    @user_errors()
+    def generate():
+        raise InputError("No audio was given.")
+
+    with caplog.at_level(logging.INFO, logger="musetalk.ui.guard"), pytest.raises(gr.Error) as info:
+        generate()
+    assert info.value.print_exception is False  # gradio prints no traceback for it
+    lines = [r for r in caplog.records if r.name == "musetalk.ui.guard"]
+    assert [r.getMessage() for r in lines] == ["generate: refused: No audio was given."]
+    assert lines[0].exc_info is None
+
+
+@pytest.mark.parametrize(("seconds", "text"), [(0.2, "about 1 s left"), (40.4, "about 40 s left"),
+                                               (89, "about 89 s left"), (200, "about 3 min left")])
+def test_remaining_text(seconds, text):
+    assert remaining_text(seconds) == text
+
+
+def _colour_pixels(rgb: np.ndarray, hex_colour: str) -> int:
+    want = np.array([int(hex_colour[i:i + 2], 16) for i in (1, 3, 5)])
+    return int((np.abs(rgb.astype(int) - want).max(axis=-1) < 40).sum())
+
+
+def test_loss_plot_draws_every_series_in_its_colour_with_whole_step_ticks():
+    from musetalk.ui.loss_plot import SERIES, loss_figure
+
+    rows = [{"step": 0, "val_loss": 0.9}, {"step": 1, "pixel": 0.5, "latent": 0.3, "val_loss": 0.8}]
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    fig = loss_figure(rows)
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    rgb = np.asarray(canvas.buffer_rgba())[..., :3]
+    for key, (_, colour) in SERIES.items():
+        assert _colour_pixels(rgb, colour) > 40, key
+    ticks = fig.axes[0].get_xticks()
+    shown = [t for t in ticks if fig.axes[0].get_xlim()[0] <= t <= fig.axes[0].get_xlim()[1]]
+    assert shown and all(float(t).is_integer() for t in shown), shown
+    assert loss_figure([]) is None
