@@ -31,7 +31,7 @@ def test_bench_random_tiny_writes_sane_json(still_clip, tmp_path, monkeypatch) -
     out = tmp_path / "bench.json"
     rc = main(["bench", "--video", str(still_clip), "--audio", str(ASSETS / "speech.wav"), "--random", "tiny",
                "--device", "cpu", "--dtype", "fp32", "--frames", "12", "--batch-size", "4",
-               "--avatar-source-frames", "6", "--json", str(out)])
+               "--avatar-source-frames", "6", "--score", "--json", str(out)])
     assert rc == 0
     assert (tmp_path / "cache" / "musetalk" / "random-tiny" / "musetalkV15" / "unet.pth").is_file()
     r = json.loads(out.read_text())
@@ -61,6 +61,13 @@ def test_bench_random_tiny_writes_sane_json(still_clip, tmp_path, monkeypatch) -
         assert p["wall_s"] > 0 and 0 < p["model_share"] < 1.5 and p["prep_ms_per_frame"] >= 0
         assert math.isclose(p["fps"], p["frames"] / p["wall_s"], rel_tol=1e-6)
         assert p["peak_rss_mb"] > 0 and p["peak_cuda_mb"] is None
+
+    # --score: the one-shot result against its source, the avatar's on its own
+    one_score, av_score = r["score"]["oneshot"], r["score"]["avatar"]
+    assert one_score["frames"] == 12 and one_score["quality"]["frames"] == 12
+    assert one_score["quality"]["outside"]["psnr"] > 30  # outside the blend the frames are the source's
+    assert av_score["quality"] is None and av_score["frames"] == 12
+    assert not one_score["sync"]["confident"]  # 0.5 s: too short to decide, and it says so
 
 
 def test_batch_size_arg() -> None:
