@@ -25,9 +25,13 @@ CSS = """
 #app-header h1 { margin-bottom: 0.1em; }
 #app-header p { margin-top: 0; opacity: 0.8; }
 .hint p { font-size: 0.85em; opacity: 0.75; margin: -0.3em 0 0.4em 0; }
-.banner { border-radius: 10px; padding: 6px 12px; align-items: center; }
-.banner.warn { background: #fff7e6; border: 1px solid #f5c26b; }
-.banner.ok { background: #effaf3; border: 1px solid #9ad8b0; }
+/* Theme variables, so the banner reads in the light and the dark scheme: the text keeps the theme's colour and
+   the tint is mixed into the theme's own background. */
+.banner { border-radius: 10px; padding: 6px 12px; align-items: center; color: var(--body-text-color); }
+.banner.warn { background: color-mix(in srgb, #f59e0b 16%, var(--background-fill-primary));
+               border: 1px solid color-mix(in srgb, #f59e0b 70%, var(--background-fill-primary)); }
+.banner.ok { background: color-mix(in srgb, #22c55e 12%, var(--background-fill-primary));
+             border: 1px solid color-mix(in srgb, #22c55e 55%, var(--background-fill-primary)); }
 .picker-row { align-items: flex-end; }
 .compact-btn { align-self: flex-end; margin-bottom: 8px; }
 """
@@ -54,9 +58,10 @@ def build_demo(ctx: AppContext) -> gr.Blocks:
             with gr.Tab("Real-time avatar", id="avatar", elem_id="tab-avatar"):
                 build_avatar_tab(ctx, model, demo)
             with gr.Tab("Fine-tune on my clip", id="finetune", elem_id="tab-finetune"):
-                build_finetune_tab(ctx)
+                build_finetune_tab(ctx, demo)
         gr.Markdown(f"Device: `{device_line(ctx)}` · weights: `{ctx.weights_dir}` · "
-                    "jobs run one at a time; your place in the queue is shown while you wait.",
+                    "Check, Generate, Prepare and Speak run one at a time (your place in the queue is shown "
+                    "while you wait); a fine-tune run trains in the background beside them, one run at a time.",
                     elem_classes=["hint"])
     demo.queue(default_concurrency_limit=1)
     return demo

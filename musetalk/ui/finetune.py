@@ -1,8 +1,9 @@
 """The "Fine-tune on my clip" tab: upload a clip, train in the background, watch the losses, stop, use the model.
 
 Wiring and display only: the run is :class:`musetalk.train.background.BackgroundRun`; the plot and the validation
-frame are read from the run folder (``metrics.jsonl``, ``val/*.png``) on a timer. One run trains at a time (the
-device is shared); each browser session remembers its own run name in ``gr.State``.
+frame are read from the run folder (``metrics.jsonl``, ``val/*.png``) on a timer. Runs belong to the server, not
+to a browser session: one run trains at a time (the device is shared), and every page, a reloaded one or a new
+tab, shows the current run with its plot and can stop it.
 """
 from __future__ import annotations
 
@@ -20,27 +21,35 @@ from ..train.clip_features import check_clip
 from ..train.trainer import TrainJob, load_metrics
 from .context import AppContext
 from .guard import user_errors
+from .loss_plot import loss_figure
 
 log = logging.getLogger(__name__)
 
-SERIES = {"pixel": "pixel L1 (train)", "latent": "latent L1 (train)", "val_loss": "validation loss"}
 STAGES = {"faces": "Finding the face", "audio": "Reading the audio", "encode": "Encoding frames",
           "train": "Training"}
 
 
 class RunBoard:
-    """The app's background runs by name; at most one trains at a time."""
+    """The server's background runs; at most one trains at a time. ``current`` is what every page shows."""
 
     def __init__(self) -> None:
-        self.runs: dict[str, BackgroundRun] = {}
+        self.current: BackgroundRun | None = None  # the running run, else the last one started
         self._lock = threading.Lock()
 
     def start(self, run: BackgroundRun) -> None:
         with self._lock:
-            busy = [name for name, r in self.runs.items() if r.running]
-            if busy:
-                raise InputError(f"The run {busy[0]!r} is still training.", "Stop it first, or wait for it to end.")
-            self.runs[run.run_dir.name] = run.start()
+            if self.current is not None and self.current.running:
+                raise InputError(f"The run {self.current.run_dir.name!r} is still training.",
+                                 "Press Stop (on any page) or wait for it to end.")
+            self.current = run.start()
+
+    def stop(self) -> bool:
+        """Ask the running run to stop after its current step (with a save); False when none is running."""
+        run = self.current
+        if run is None or not run.running:
+            return False
+        run.stop()
+        return True
 
 
 def _run_name(ctx: AppContext, wanted: str) -> str:
@@ -50,20 +59,6 @@ def _run_name(ctx: AppContext, wanted: str) -> str:
     if (ctx.runs_dir / name).exists():
         raise InputError(f"A run named {name!r} already exists.", "Choose another name.")
     return name
-
-
-def _plot_frame(run_dir: Path | None):
-    import pandas as pd
-
-    rows = [] if run_dir is None else load_metrics(run_dir)
-    points = [(r["step"], r[k], label) for r in rows for k, label in SERIES.items() if k in r]
-    if not points:
-        # Not an empty frame: a LinePlot that once held an empty frame keeps its axes but never draws lines
-        # again (gradio 6.31); starting from None draws correctly.
-        return None
-    return pd.DataFrame({"step": pd.Series([p[0] for p in points], dtype="int64"),
-                         "value": pd.Series([p[1] for p in points], dtype="float64"),
-                         "series": pd.Series([p[2] for p in points], dtype="object")})
 
 
 def _latest_val(run_dir: Path | None) -> str | None:
@@ -90,11 +85,11 @@ def _status(run: BackgroundRun | None) -> str:
     return f"{'Stopping after this step… ' if run.stopping else ''}{label}{count}{loss}"
 
 
-def build_finetune_tab(ctx: AppContext) -> None:
+def build_finetune_tab(ctx: AppContext, demo: gr.Blocks) -> None:
     """Called inside the app's ``gr.Tab("Fine-tune on my clip")``."""
     board = RunBoard()
     d = TrainConfig()
-    run_name = gr.State(None)
+    shown = gr.State(None)  # what this page shows now, so the timer sends only changes
     gr.Markdown("Teach the model your face: upload a few seconds (or minutes) of you talking, with sound. "
                 "It trains a small LoRA adapter (or the whole UNet) and adds it to the Model list.",
                 elem_classes=["hint"])
@@ -121,17 +116,19 @@ def build_finetune_tab(ctx: AppContext) -> None:
                 stop = gr.Button("Stop", variant="stop", elem_id="ft-stop")
         with gr.Column(scale=2):
             status = gr.Markdown(_status(None), elem_id="ft-status")
-            plot = gr.LinePlot(_plot_frame(None), x="step", y="value", color="series", title="Losses",
-                               height=320, elem_id="ft-plot")
+            plot = gr.Plot(None, label="Losses", elem_id="ft-plot", format="png")
             val_image = gr.Image(label="Validation frame: prediction | ground truth", type="filepath",
                                  interactive=False, elem_id="ft-val")
-    timer = gr.Timer(1.0, active=False)
+    timer = gr.Timer(1.0)  # always on: a run started from another page shows up here too
 
-    def refresh(current: str | None):
-        run = board.runs.get(current) if current else None
-        run_dir = run.run_dir if run else None
-        active = run is not None and run.running
-        return _plot_frame(run_dir), _latest_val(run_dir), _status(run), gr.Timer(active=active)
+    def refresh(seen: tuple | None = None):
+        run = board.current
+        rows = load_metrics(run.run_dir) if run else []
+        text = _status(run)
+        now = (run.run_dir.name if run else None, len(rows), text)
+        if now == seen:
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        return loss_figure(rows), _latest_val(run.run_dir if run else None), text, now
 
     @user_errors(ctx.log_path)
     def on_start(clip_path, audio_path, wanted, n_steps, rate, how, r, bs, every):
@@ -145,17 +142,16 @@ def build_finetune_tab(ctx: AppContext) -> None:
         job = TrainJob(Path(clip_path), ctx.runs_dir / new, ctx.weights_dir, audio_p, ctx.device)
         # The run trains with the app's own base models (no second copy of the VAE and Whisper in memory).
         board.start(BackgroundRun(job, cfg, models=lambda: ctx.pipeline().models))
-        return (new, *refresh(new)[:3], gr.Timer(active=True))
+        return refresh(None)
 
-    def on_stop(current: str | None):
-        run = board.runs.get(current) if current else None
-        if run is not None and run.running:
-            run.stop()
-        return refresh(current)
+    def on_stop():
+        if not board.stop():
+            gr.Info("No run is training.")
+        return refresh(None)
 
-    outputs = [plot, val_image, status, timer]
-    start.click(on_start, [clip, audio, name, steps, lr, mode, rank, batch, val_every], [run_name, *outputs],
+    outputs = [plot, val_image, status, shown]
+    start.click(on_start, [clip, audio, name, steps, lr, mode, rank, batch, val_every], outputs,
                 concurrency_limit=None, api_name="finetune_start")
-    stop.click(on_stop, run_name, outputs, concurrency_limit=None, api_name="finetune_stop")
-    timer.tick(refresh, run_name, outputs, concurrency_limit=None, show_progress="hidden",
-               api_visibility="private")
+    stop.click(on_stop, None, outputs, concurrency_limit=None, api_name="finetune_stop")
+    timer.tick(refresh, shown, outputs, concurrency_limit=None, show_progress="hidden", api_visibility="private")
+    demo.load(refresh, None, outputs, concurrency_limit=None, api_visibility="private")

@@ -19,15 +19,26 @@ def status_markdown(ctx: AppContext, error: str | None = None) -> str:
     files = ", ".join(f"`{m}`" for m in missing)
     text = (f"**Weights are missing** in `{ctx.weights_dir}`: {files}.  \n"
             "The app works once they are there. Press **Download weights** to fetch the official MuseTalk v1.5 "
-            "files from the Hugging Face Hub (about 3.5 GB), or run "
-            f"`python -m musetalk weights download --dir {ctx.weights_dir}`.")
+            "files from the Hugging Face Hub (about 3.5 GB); files already downloaded are kept.")
     if error:
         text += f"\n\n**The download failed.** {error}"
     return text
 
 
+class DownloadState:
+    """The last download's failure, kept by the server: every status refresh shows it until a download works.
+
+    The page-load status check and the download answer update the same banner; keeping the error here (not only
+    in the download's answer) means a check that lands after a fast failure still shows it.
+    """
+
+    def __init__(self) -> None:
+        self.error: str | None = None
+
+
 def build_weights_banner(ctx: AppContext, demo: gr.Blocks) -> None:
     ready = not missing_files(ctx.weights_dir)
+    state = DownloadState()
     with gr.Row(elem_id="weights-banner", elem_classes=["banner", "ok" if ready else "warn"]):
         status = gr.Markdown(status_markdown(ctx), elem_id="weights-status")
         download_btn = gr.Button("Download weights", variant="primary", visible=not ready, scale=0,
@@ -38,20 +49,23 @@ def build_weights_banner(ctx: AppContext, demo: gr.Blocks) -> None:
         progress(0, desc="Connecting to the Hugging Face Hub")
         try:
             download(ctx.weights_dir, progress=True)
+            state.error = None
         except MuseTalkError as exc:
-            log.warning("weights download failed: %s", exc)
-            return status_markdown(ctx, error=str(exc)), gr.update(visible=True)
+            log.info("weights download failed: %s", exc)  # expected (offline): one line
+            state.error = str(exc)
         except Exception:
             log.exception("weights download failed")
             where = f" Details are in {ctx.log_path}." if ctx.log_path else ""
-            return status_markdown(ctx, error=f"An unexpected error stopped it.{where}"), gr.update(visible=True)
-        ctx.forget_pipeline()
-        gr.Info("The weights are ready.")
-        return status_markdown(ctx), gr.update(visible=bool(missing_files(ctx.weights_dir)))
+            state.error = f"An unexpected error stopped it.{where}"
+        if state.error is None:
+            ctx.forget_pipeline()
+            gr.Info("The weights are ready.")
+        return check()
 
     def check():
         """The weights status, as Markdown."""
-        return status_markdown(ctx), gr.update(visible=bool(missing_files(ctx.weights_dir)))
+        missing = bool(missing_files(ctx.weights_dir))
+        return status_markdown(ctx, error=state.error if missing else None), gr.update(visible=missing)
 
     download_btn.click(fetch, None, [status, download_btn], api_name="download_weights",
                        concurrency_id="download", concurrency_limit=1)

@@ -1,5 +1,6 @@
-"""Drive the "Fine-tune on my clip" tab in headless Chromium: start a short run, watch the loss plot update,
-stop it, and find the model in Generate's model picker."""
+"""Drive the "Fine-tune on my clip" tab in headless Chromium: start a run, watch the loss plot update, reload
+the page and open a new tab (the run is the server's: both show it), stop it from the new tab, and find the
+model in Generate's model picker."""
 from __future__ import annotations
 
 import re
@@ -9,12 +10,21 @@ from app_helpers import ARTIFACTS, FACE_CLIP, ffmpeg
 
 pytestmark = pytest.mark.browser
 
-def _coloured_pixels(png: bytes) -> int:
+def _colour_pixels(png: bytes, hex_colour: str) -> int:
+    """Pixels within a small distance of one series' colour (the plot draws each series in a fixed colour)."""
     import cv2
     import numpy as np
 
-    hsv = cv2.cvtColor(cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2HSV)
-    return int(((hsv[..., 1] > 90) & (hsv[..., 2] > 80)).sum())
+    rgb = cv2.cvtColor(cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    want = np.array([int(hex_colour[i:i + 2], 16) for i in (1, 3, 5)])
+    return int((np.abs(rgb.astype(int) - want).max(axis=-1) < 40).sum())
+
+
+def _series_drawn(page) -> dict[str, int]:
+    from musetalk.ui.loss_plot import SERIES
+
+    png = page.locator("#ft-plot").screenshot()
+    return {key: _colour_pixels(png, colour) for key, (_, colour) in SERIES.items()}
 
 
 # Counts changes inside the plot and the validation image after the run starts.
@@ -67,16 +77,36 @@ def _drive(app, talking_clip, page):
     page.click("#ft-start")
 
     # Preparing the clip (faces, VAE, Whisper) takes seconds alone, minutes on a busy 2-core CPU.
-    page.get_by_text(re.compile(r"Training: [3-9]/200")).first.wait_for(timeout=900_000)
+    page.get_by_text(re.compile(r"Training: (1[2-9]|[2-9]\d)/200")).first.wait_for(timeout=900_000)
     page.wait_for_function("window.__plot.changes > 0 && window.__plot.images.size > 1", timeout=120_000)
     page.screenshot(path=str(ARTIFACTS / "tab-finetune-training.png"), full_page=True)
 
-    page.click("#ft-stop")
-    page.get_by_text(re.compile(r"Stopped at step \d+")).first.wait_for(timeout=300_000)
+    # A reload forgets the page's state; the run is the server's, so it is shown again, plot and all.
+    page.reload()
+    page.wait_for_selector("#gen-generate")
+    page.get_by_role("tab", name="Fine-tune on my clip").click()
+    page.get_by_text(re.compile(r"Training: \d+/200")).first.wait_for(timeout=60_000)
+    page.wait_for_selector("#ft-plot img", timeout=60_000)
+    page.screenshot(path=str(ARTIFACTS / "tab-finetune-after-reload.png"), full_page=True)
+    drawn = _series_drawn(page)
+    # Each series in its own colour, as a line across the plot (a legend swatch alone is ~60 pixels).
+    assert all(n > 150 for n in drawn.values()), drawn
+
+    # A new tab (another browser session) sees the same run and stops it.
+    other = page.context.browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    try:
+        other.goto(page.url)
+        other.wait_for_selector("#gen-generate")
+        other.get_by_role("tab", name="Fine-tune on my clip").click()
+        other.get_by_text(re.compile(r"Training: \d+/200")).first.wait_for(timeout=60_000)
+        other.click("#ft-stop")
+        other.get_by_text(re.compile(r"Stopped at step \d+")).first.wait_for(timeout=300_000)
+        other.screenshot(path=str(ARTIFACTS / "tab-finetune-stopped-from-new-tab.png"), full_page=True)
+    finally:
+        other.context.close()
+    page.get_by_text(re.compile(r"Stopped at step \d+")).first.wait_for(timeout=60_000)  # the first page too
     page.screenshot(path=str(ARTIFACTS / "tab-finetune-stopped.png"), full_page=True)
     assert "Traceback" not in page.content()
-    # The loss lines are really drawn: the plot's grid and text are gray, its series are coloured.
-    assert _coloured_pixels(page.locator("#ft-plot").screenshot()) > 200
 
     page.get_by_role("tab", name="Generate").click()
     page.click("#model-refresh")
