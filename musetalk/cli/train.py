@@ -1,8 +1,10 @@
-"""``train``: fine-tune the UNet on one clip (LoRA by default), with checkpoints and resume."""
+"""``train``: train the UNet on one clip (``--clip``) or a dataset of many (``--data``), LoRA by default, with
+checkpoints and resume; ``accelerate launch -m musetalk train ...`` runs the same command data-parallel."""
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import signal
 import sys
 import threading
@@ -14,18 +16,24 @@ from ..config import DEVICES, DTYPES
 from ..errors import InputError
 from ..train.config import TrainConfig
 from .common import WEIGHTS_HELP, add_face_args, face_config, quiet_libraries, tqdm_progress
+from .dataset import add_prepare_args
 
 D = TrainConfig()
 
 
 def register(sub: Any) -> None:
     t = sub.add_parser(
-        "train", help="fine-tune the UNet on a clip of one face (LoRA by default)",
-        description="Fine-tune on CLIP (a video of one face talking, with its own sound or --audio). "
-                    "The run folder gets metrics.jsonl, validation frames, checkpoints and the model "
-                    "(lora/ or unet.pth); use it with `generate --lora RUN_DIR`.")
-    t.add_argument("--clip", help="training video (required unless --resume)")
-    t.add_argument("--audio", help="its speech, when the clip has no (or other) sound")
+        "train", help="train the UNet on a clip or a dataset of clips (LoRA by default)",
+        description="Train on CLIP (a video of one face talking, with its own sound or --audio) or on DATA (a "
+                    "folder of clips, a text file listing them, or a cache made by `dataset prepare`). "
+                    "The run folder gets metrics.jsonl, loss_curve.png, validation frames, checkpoints and the "
+                    "model (lora/ or unet.pth); use it with `generate --lora RUN_DIR`. Under `accelerate launch "
+                    "-m musetalk train ...` it trains data-parallel over the launched processes.")
+    src = t.add_mutually_exclusive_group()
+    src.add_argument("--clip", help="one training video (--clip or --data is required unless --resume)")
+    src.add_argument("--data", help="a folder of clips, a list file (one video per line), or a prepared cache; "
+                                    "a clip's speech is its own sound or a sidecar audio file of the same name")
+    t.add_argument("--audio", help="the speech of --clip, when the clip has no (or other) sound")
     t.add_argument("--out", required=True, help="run folder")
     t.add_argument("--weights", help="base " + WEIGHTS_HELP)
     t.add_argument("--init", choices=["official", "random"], default=D.init,
@@ -45,8 +53,11 @@ def register(sub: Any) -> None:
     t.add_argument("--min-ref-distance", type=int, default=D.min_ref_distance,
                    help=f"frames between a target and its reference, at least (default {D.min_ref_distance})")
     t.add_argument("--syncnet-t", type=int, default=D.syncnet_t, help="consecutive frames per sample")
+    t.add_argument("--val-clips", type=val_clips_arg, default=D.val_clips,
+                   help="clips of --data held out whole for validation: a count K, or names separated by "
+                        "commas (default 0: the end of every clip is held out instead)")
     t.add_argument("--val-fraction", type=float, default=D.val_fraction,
-                   help=f"last part of the clip held out for validation (default {D.val_fraction:g})")
+                   help=f"with no clip held out: last part of each clip held out (default {D.val_fraction:g})")
     t.add_argument("--val-every", type=int,
                    help=f"validation every K steps (default {D.val_every}; 0 = start and end only)")
     t.add_argument("--val-frames", type=int, default=D.val_frames, help="held-out frames in the validation loss")
@@ -54,12 +65,23 @@ def register(sub: Any) -> None:
                    help=f"checkpoint every K steps, and at the end (default {D.save_every}; 0 = end only)")
     t.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     t.add_argument("--seed", type=int, default=D.seed, help=f"(default {D.seed})")
-    t.add_argument("--cache-dir", help="where the prepared clip is cached (default RUN_DIR/prep)")
+    t.add_argument("--cache-dir", help="where the prepared clips are cached (default RUN_DIR/prep)")
+    add_prepare_args(t)
     t.add_argument("--device", default="auto", choices=DEVICES)
     t.add_argument("--dtype", default="auto", choices=DTYPES,
                    help="autocast dtype; auto = bf16 on a GPU or CPU with native bf16, else fp32")
     add_face_args(t)
     t.set_defaults(func=cmd_train)
+
+
+def val_clips_arg(text: str) -> int | list[str]:
+    """``--val-clips``: a count, or clip names separated by commas."""
+    if text.strip().isdigit():
+        return int(text)
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"expected a count or clip names separated by commas, got {text!r}")
+    return names
 
 
 def config_from_args(ns: argparse.Namespace) -> TrainConfig:
@@ -75,7 +97,7 @@ def config_from_args(ns: argparse.Namespace) -> TrainConfig:
         init=ns.init, lora_rank=rank, steps=ns.steps, batch_size=ns.batch_size, grad_accum=ns.grad_accum,
         lr=ns.lr, pixel_weight=ns.pixel_weight, latent_weight=ns.latent_weight,
         min_ref_distance=ns.min_ref_distance, syncnet_t=ns.syncnet_t, val_fraction=ns.val_fraction,
-        val_every=ns.val_every, val_frames=ns.val_frames, save_every=ns.save_every, seed=ns.seed,
+        val_clips=ns.val_clips, val_every=ns.val_every, val_frames=ns.val_frames, save_every=ns.save_every, seed=ns.seed,
         grad_checkpointing=ns.grad_checkpointing,
         mixed_precision=ns.dtype, face=face_config(ns),
     )
@@ -100,13 +122,24 @@ def _refuse_changed_settings(cfg: TrainConfig, saved: TrainConfig, run_dir: Path
 def cmd_train(ns: argparse.Namespace) -> int:
     from ..train.trainer import TrainJob, train
 
-    if not ns.clip and not ns.resume:
-        raise InputError("train needs --clip (the video to learn from).")
+    if not ns.clip and not ns.data and not ns.resume:
+        raise InputError("train needs --clip (one video) or --data (a dataset of clips).")
+    if ns.audio and ns.data:
+        raise InputError("--audio goes with --clip; clips of --data carry their own sound or a sidecar audio file.")
     cfg = config_from_args(ns)
     quiet_libraries(ns)
-    job = TrainJob(Path(ns.clip) if ns.clip else Path(), Path(ns.out), Path(ns.weights) if ns.weights else None,
-                   Path(ns.audio) if ns.audio else None, ns.device, Path(ns.cache_dir) if ns.cache_dir else None)
-    update, close = tqdm_progress()
+
+    def path(value: str | None) -> Path | None:
+        return Path(value) if value else None
+
+    job = TrainJob(path(ns.clip), Path(ns.out), path(ns.weights), path(ns.audio), ns.device, path(ns.cache_dir),
+                   path(ns.data), ns.workers, ns.split_seconds, ns.min_face)
+    bars, close = tqdm_progress()
+
+    def update(stage: str, done: int, total: int) -> None:  # training draws its own bar, in samples/s
+        if stage != "train":
+            bars(stage, done, total)
+
     stop = threading.Event()
 
     def on_interrupt(signum, frame) -> None:  # first Ctrl-C: stop after this step, with a checkpoint
@@ -116,10 +149,12 @@ def cmd_train(ns: argparse.Namespace) -> int:
 
     previous = signal.signal(signal.SIGINT, on_interrupt)
     try:
-        result = train(job, cfg, resume=ns.resume, stop=stop, progress=update)
+        result = train(job, cfg, resume=ns.resume, stop=stop, progress=update, bar=True)
     finally:
         signal.signal(signal.SIGINT, previous)
         close()
+    if os.environ.get("RANK", "0") != "0":  # one report per run, from the main process of a launch
+        return 0
     print(f"{result.status} at step {result.step}: model in {result.model_path}")
     use = f"--unet {result.model_path}" if Path(result.model_path).suffix == ".pth" else f"--lora {result.run_dir}"
     print(f"use it with: python -m musetalk generate {use} ...")

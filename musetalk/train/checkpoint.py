@@ -1,9 +1,12 @@
-"""Training state on disk, enough to continue exactly: trainable weights, optimizer, step and RNG states.
+"""Training state on disk, enough to continue exactly: trainable weights, optimizer and step.
 
 ``RUN_DIR/checkpoint/``: ``trainable.safetensors`` (the parameters being trained, by name), ``optimizer.pt``
-(AdamW's state_dict, read back with ``weights_only=True``: tensors and numbers, no code), ``rng.safetensors``
-(torch CPU/CUDA and sampler generator states) and ``state.json`` (step, written last). A new checkpoint is
-written beside the old one and swapped in, so an interrupted save leaves the previous one intact.
+(AdamW's state_dict, read back with ``weights_only=True``: tensors and numbers, no code), ``scaler.pt`` (fp16
+runs only) and ``state.json`` (step, written last). No RNG state is needed: the samples of a step are a function of
+the seed and the step (``dataset.ClipSet.step_samples``), and nothing else in a step draws random numbers. That is
+also why a run saved by N processes resumes on M: the state is the same on every process, and only the main
+process writes it. A new checkpoint is written beside the old one and swapped in, so an interrupted save leaves
+the previous one intact.
 """
 from __future__ import annotations
 
@@ -24,7 +27,8 @@ def trainable_state(unet) -> dict[str, torch.Tensor]:
     return {n: p.detach().cpu().contiguous() for n, p in unet.named_parameters() if p.requires_grad}
 
 
-def save_checkpoint(run_dir: Path, unet, optimizer, step: int, sampler: torch.Generator) -> Path:
+def save_checkpoint(run_dir: Path, unet, optimizer, step: int, scaler=None) -> Path:
+    """unet: the bare (unwrapped) model; optimizer: anything with ``state_dict()``."""
     from safetensors.torch import save_file
 
     final = run_dir / CHECKPOINT_DIR
@@ -33,10 +37,8 @@ def save_checkpoint(run_dir: Path, unet, optimizer, step: int, sampler: torch.Ge
     tmp.mkdir(parents=True)
     save_file(trainable_state(unet), str(tmp / "trainable.safetensors"))
     torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
-    rng = {"torch": torch.get_rng_state(), "sampler": sampler.get_state()}
-    if torch.cuda.is_available():
-        rng["cuda"] = torch.cuda.get_rng_state()
-    save_file(rng, str(tmp / "rng.safetensors"))
+    if scaler is not None:
+        torch.save(scaler.state_dict(), tmp / "scaler.pt")
     (tmp / "state.json").write_text(json.dumps({"step": step}))
     old = run_dir / f".{CHECKPOINT_DIR}.old"
     shutil.rmtree(old, ignore_errors=True)
@@ -54,8 +56,8 @@ def checkpoint_step(run_dir: Path) -> int | None:
         return None
 
 
-def load_checkpoint(run_dir: Path, unet, optimizer, sampler: torch.Generator) -> int:
-    """Restore weights, optimizer and RNG states in place; returns the step the checkpoint was taken at."""
+def load_checkpoint(run_dir: Path, unet, optimizer, scaler=None) -> int:
+    """Restore weights and optimizer (and fp16 scaler) states in place; returns the step it was taken at."""
     from safetensors.torch import load_file
 
     ckpt = run_dir / CHECKPOINT_DIR
@@ -72,9 +74,6 @@ def load_checkpoint(run_dir: Path, unet, optimizer, sampler: torch.Generator) ->
         for n, t in state.items():
             params[n].copy_(t)
     optimizer.load_state_dict(torch.load(ckpt / "optimizer.pt", map_location="cpu", weights_only=True))
-    rng = load_file(str(ckpt / "rng.safetensors"))
-    torch.set_rng_state(rng["torch"])
-    sampler.set_state(rng["sampler"])
-    if "cuda" in rng and torch.cuda.is_available():
-        torch.cuda.set_rng_state(rng["cuda"])
+    if scaler is not None and (ckpt / "scaler.pt").is_file():
+        scaler.load_state_dict(torch.load(ckpt / "scaler.pt", weights_only=True))
     return step

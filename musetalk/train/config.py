@@ -17,7 +17,8 @@ class TrainConfig:
     init: Init = "official"  # start from the weights folder's UNet, or from a fresh random init (seeded)
     lora_rank: int | None = 16  # None = train every UNet weight (--full)
     steps: int = 300
-    batch_size: int = 4  # samples per micro-batch (each holds syncnet_t frames)
+    batch_size: int = 4  # samples per micro-batch and process (each holds syncnet_t frames)
+    processes: int = 1  # processes the batch size is for (set by the trainer; a resume keeps the global batch)
     grad_accum: int = 1  # micro-batches per optimizer step
     lr: float = 1e-4
     weight_decay: float = 1e-2
@@ -26,7 +27,8 @@ class TrainConfig:
     latent_weight: float = 1.0
     min_ref_distance: int = 5
     syncnet_t: int = 1  # consecutive frames per sample (1 = single-frame sampling)
-    val_fraction: float = 0.1  # the last part of the clip, by time, held out
+    val_clips: int | list[str] = 0  # clips held out whole for validation (a count, or names); 0 = clip ends
+    val_fraction: float = 0.1  # with no clip held out: the last part of every clip, by time, held out
     val_every: int = 50  # validation loss and a validation frame every this many steps (0 = only at start and end)
     val_frames: int = 16  # at most this many held-out frames in the validation loss
     save_every: int = 100  # checkpoint every this many steps (0 = only at the end)
@@ -46,6 +48,7 @@ class TrainConfig:
             (self.grad_accum >= 1, "--grad-accum must be at least 1"),
             (self.lr > 0, "--lr must be positive"),
             (self.lora_rank is None or self.lora_rank >= 1, "--lora-rank must be at least 1"),
+            (isinstance(self.val_clips, list) or self.val_clips >= 0, "--val-clips must be >= 0"),
             (self.syncnet_t >= 1, "--syncnet-t must be at least 1"),
             (self.min_ref_distance >= 0, "--min-ref-distance must be >= 0"),
             (0.0 < self.val_fraction < 1.0, "--val-fraction must be between 0 and 1"),

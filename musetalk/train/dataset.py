@@ -1,8 +1,12 @@
-"""Sampling from one clip's features: target frames with their audio windows, and a reference frame far enough away.
+"""Sampling across clips, as the MuseTalk v1.5 seeds do: single frames from as many different clips as a batch
+can hold, each with its own audio window and a reference frame of the same clip ``min_ref_distance`` frames away.
 
-The last ``val_fraction`` of the clip (by time) is held out. Each training sample is ``syncnet_t`` consecutive
-frames (1 = single-frame sampling, as the MuseTalk v1.5 seeds); each frame gets its own reference, drawn from
-the training frames at least ``min_ref_distance`` frames away.
+The samples of step ``s`` are a pure function of ``(seed, s)`` (``step_samples``): the global order does not
+depend on how many processes share it, and a resumed run needs no sampler state, only its step. Each process
+takes its shard of that global list (``trainer`` slices it by rank).
+
+Validation is on held-out clips (``val_clips``: a count or names), never trained on and used whole; with none
+held out, the last ``val_fraction`` of every clip (by time) is held out instead (the one-clip case).
 """
 from __future__ import annotations
 
@@ -14,6 +18,17 @@ import torch
 from ..errors import InputError
 from .clip_features import ClipFeatures
 
+VAL_SEED = 1234
+
+
+@dataclass(frozen=True)
+class Sample:
+    """syncnet_t consecutive target rows of one clip, each with its reference row (rows of ``clips[clip]``)."""
+
+    clip: int
+    targets: tuple[int, ...]
+    refs: tuple[int, ...]
+
 
 @dataclass
 class Batch:
@@ -23,68 +38,115 @@ class Batch:
     audio: torch.Tensor  # (N, 50, 384) Whisper windows without PE
     target_latents: torch.Tensor  # (N, 4, 32, 32)
     target_images: torch.Tensor  # (N, 3, 256, 256) RGB in [-1, 1]
-    targets: torch.Tensor  # (N,) rows of the prepared clip
-    refs: torch.Tensor  # (N,) rows of the prepared clip
 
 
-class ClipDataset:
-    def __init__(self, clip: ClipFeatures, val_fraction: float = 0.1, min_ref_distance: int = 5,
-                 syncnet_t: int = 1, val_seed: int = 1234) -> None:
-        self.clip = clip
-        self.syncnet_t = syncnet_t
+@dataclass
+class ValClip:
+    """A held-out clip (or a clip's held-out end): fixed target rows and references, the same at every check."""
+
+    name: str
+    samples: list[Sample]
+
+
+class ClipSet:
+    def __init__(self, clips: list[ClipFeatures], val_clips: int | list[str] = 0, val_fraction: float = 0.1,
+                 min_ref_distance: int = 5, syncnet_t: int = 1, seed: int = 0, val_frames: int = 16) -> None:
+        if not clips:
+            raise InputError("The dataset holds no prepared clip.")
+        self.clips, self.syncnet_t, self.seed, self.d = clips, syncnet_t, seed, min_ref_distance
+        held = self._held_out(val_clips)
+        self.train_ids = [i for i in range(len(clips)) if i not in held]
+        # Rows [0, limit) of a clip may be targets and references in training; a held-out clip gives none.
+        self.limit = {i: self._limit(c, val_fraction, bool(held)) for i, c in enumerate(clips)}
+        self.starts = {i: self._starts(i) for i in self.train_ids}
+        self.train_ids = [i for i in self.train_ids if len(self.starts[i])]
+        if not self.train_ids:
+            raise InputError(f"No training clip holds a run of {syncnet_t} consecutive frames with a face.",
+                             "Lower --syncnet-t, hold out fewer clips, or use longer clips.")
+        self.val = [self._val_clip(i, held, val_frames) for i in (sorted(held) or range(len(clips)))]
+
+    @property
+    def n_train_frames(self) -> int:
+        return sum(self.limit[i] for i in self.train_ids)
+
+    def _held_out(self, val_clips: int | list[str]) -> set[int]:
+        names = [c.name for c in self.clips]
+        if isinstance(val_clips, int):
+            if not 0 <= val_clips < len(names):
+                raise InputError(f"--val-clips {val_clips} leaves no clip to train on ({len(names)} clips).",
+                                 f"Hold out at most {len(names) - 1}.")
+            order = np.random.default_rng(VAL_SEED).permutation(sorted(names))[:val_clips]
+            return {names.index(n) for n in order}
+        unknown = [n for n in val_clips if n not in names]
+        if unknown:
+            raise InputError(f"Held-out clips not in the dataset: {', '.join(unknown)}.",
+                             "Name clips as the manifest does.")
+        if len(set(val_clips)) >= len(names):
+            raise InputError("Every clip is held out; none is left to train on.")
+        return {names.index(n) for n in val_clips}
+
+    @staticmethod
+    def _limit(clip: ClipFeatures, val_fraction: float, whole_clips_held: bool) -> int:
+        if whole_clips_held:
+            return len(clip)
         cutoff = int(np.floor(clip.n_frames * (1.0 - val_fraction)))
-        fi = clip.frame_index
-        self.train_rows = np.flatnonzero(fi < cutoff)
-        self.val_rows = np.flatnonzero(fi >= cutoff)
-        if len(self.val_rows) == 0 or len(self.train_rows) == 0:
-            raise InputError(
-                f"The clip is too short to hold out {val_fraction:.0%} for validation "
-                f"({len(clip.frame_index)} frames with a face).", "Use a longer clip (a few seconds at least).")
-        # A sample starts at a training row followed by syncnet_t - 1 consecutive training frames.
-        starts = [r for r in self.train_rows
-                  if r + syncnet_t - 1 < len(fi) and fi[r + syncnet_t - 1] - fi[r] == syncnet_t - 1
-                  and fi[r + syncnet_t - 1] < cutoff]
-        if not starts:
-            raise InputError(f"No run of {syncnet_t} consecutive frames with a face in the training part.",
-                             "Lower --syncnet-t or use a longer clip.")
-        self.starts = np.asarray(starts, dtype=np.int64)
-        self._ref_candidates = self._candidates(min_ref_distance)
-        # Validation is fixed: the same targets and references at every evaluation.
-        g = torch.Generator().manual_seed(val_seed)
-        self.val_refs = torch.as_tensor([self._pick_ref(int(r), g) for r in self.val_rows])
+        limit = int(np.searchsorted(clip.frame_index, cutoff))
+        if limit == 0 or limit == len(clip):
+            raise InputError(f"The clip {clip.name} is too short to hold out {val_fraction:.0%} for validation "
+                             f"({len(clip)} frames with a face).", "Use a longer clip (a few seconds at least).")
+        return limit
 
-    def _candidates(self, min_distance: int) -> dict[int, np.ndarray]:
-        """row -> training rows at least min_distance frames away (the farthest ones when none is far enough)."""
-        fi = self.clip.frame_index
-        train_fi = fi[self.train_rows]
-        out = {}
-        for row in range(len(fi)):
-            dist = np.abs(train_fi - fi[row])
-            ok = self.train_rows[dist >= min_distance]
-            out[row] = ok if len(ok) else self.train_rows[dist == dist.max()]
-        return out
+    def _starts(self, i: int) -> np.ndarray:
+        """Rows that begin syncnet_t consecutive frames, all inside the clip's training rows."""
+        fi, t, m = self.clips[i].frame_index, self.syncnet_t, self.limit[i]
+        rows = np.arange(max(m - t + 1, 0))
+        return rows[fi[rows + t - 1] - fi[rows] == t - 1]
 
-    def _pick_ref(self, row: int, generator: torch.Generator) -> int:
-        cands = self._ref_candidates[row]
-        return int(cands[int(torch.randint(len(cands), (1,), generator=generator))])
+    def _pick_ref(self, i: int, row: int, rng: np.random.Generator, pool: int) -> int:
+        """A row of clip i among rows [0, pool) at least d frames from ``row`` (the farthest when none is)."""
+        here = int(self.clips[i].frame_index[row])
+        fi = self.clips[i].frame_index[:pool]
+        lo = int(np.searchsorted(fi, here - self.d, "right"))  # rows [0, lo) lie >= d frames before
+        hi = int(np.searchsorted(fi, here + self.d, "left"))  # rows [hi, pool) lie >= d frames after
+        count = lo + pool - hi
+        if count <= 0:
+            return 0 if abs(here - fi[0]) >= abs(fi[pool - 1] - here) else pool - 1
+        u = int(rng.integers(count))
+        return u if u < lo else hi + (u - lo)
 
-    def sample(self, batch_size: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        """Random (targets, refs) rows, each (batch_size * syncnet_t,); consecutive frames stay together."""
-        picks = torch.randint(len(self.starts), (batch_size,), generator=generator)
-        targets = [int(self.starts[p]) + k for p in picks.tolist() for k in range(self.syncnet_t)]
-        refs = [self._pick_ref(t, generator) for t in targets]
-        return torch.as_tensor(targets), torch.as_tensor(refs)
+    def step_samples(self, step: int, n: int) -> list[Sample]:
+        """The global batch of ``step``: n samples, from n different training clips when there are that many."""
+        rng = np.random.default_rng([self.seed, step])
+        ids = np.asarray(self.train_ids)
+        order = np.concatenate([rng.permutation(ids) for _ in range(-(-n // len(ids)))])[:n]
+        samples = []
+        for i in order.tolist():
+            first = int(self.starts[i][rng.integers(len(self.starts[i]))])
+            targets = tuple(range(first, first + self.syncnet_t))
+            samples.append(Sample(i, targets, tuple(self._pick_ref(i, t, rng, self.limit[i]) for t in targets)))
+        return samples
 
-    def val_pairs(self, limit: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Up to ``limit`` held-out rows, evenly spread, with their fixed references."""
-        n = len(self.val_rows)
-        pick = np.unique(np.linspace(0, n - 1, min(limit, n)).round().astype(np.int64))
-        return torch.as_tensor(self.val_rows[pick]), self.val_refs[pick]
+    def _val_clip(self, i: int, held: set[int], limit: int) -> ValClip:
+        clip = self.clips[i]
+        # Held-out clips are used whole (references from anywhere in them, as inference does); otherwise the
+        # clip's end is validated with references from its training rows.
+        first, pool = (0, len(clip)) if i in held else (self.limit[i], self.limit[i])
+        n = len(clip) - first
+        rows = first + np.unique(np.linspace(0, n - 1, min(limit, n)).round().astype(np.int64))
+        rng = np.random.default_rng([VAL_SEED, i])
+        return ValClip(clip.name, [Sample(i, (int(r),), (self._pick_ref(i, int(r), rng, pool),)) for r in rows])
 
-    def batch(self, targets: torch.Tensor, refs: torch.Tensor, device: torch.device) -> Batch:
-        c = self.clip
-        inputs = torch.cat([c.masked[targets], c.latents[refs]], dim=1)
-        crops = torch.from_numpy(np.ascontiguousarray(c.crops[targets.numpy()][..., ::-1]))  # BGR -> RGB
-        images = crops.permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
-        return Batch(inputs.to(device), c.windows[targets].to(device), c.latents[targets].to(device),
-                     images.to(device), targets, refs)
+    def batch(self, samples: list[Sample], device: torch.device) -> Batch:
+        masked, refs, audio, latents, crops = [], [], [], [], []
+        for s in samples:
+            c, t, r = self.clips[s.clip], list(s.targets), list(s.refs)
+            masked.append(c.masked[t])
+            refs.append(c.latents[r])
+            latents.append(c.latents[t])
+            audio.append(c.windows[t])
+            crops.append(c.crops[t][..., ::-1])  # BGR -> RGB
+        inputs = torch.from_numpy(np.concatenate([np.concatenate(masked), np.concatenate(refs)], axis=1))
+        images = torch.from_numpy(np.ascontiguousarray(np.concatenate(crops))).permute(0, 3, 1, 2)
+        return Batch(inputs.to(device), torch.from_numpy(np.concatenate(audio)).to(device),
+                     torch.from_numpy(np.concatenate(latents)).to(device),
+                     images.float().div(127.5).sub(1.0).to(device))

@@ -18,6 +18,7 @@ class LossTerms:
     pixel: torch.Tensor  # scalar: L1 between decoded prediction and target crop, both in [-1, 1]
     latent: torch.Tensor  # scalar: L1 between predicted and target latents
     pred: torch.Tensor  # (N, 4, 32, 32) predicted latents
+    images: torch.Tensor | None  # (N, 3, 256, 256) decoded prediction, RGB in [-1, 1]; None when not decoded
 
     def values(self) -> dict[str, float]:
         return {"loss": self.total.item(), "pixel": self.pixel.item(), "latent": self.latent.item()}
@@ -29,9 +30,10 @@ def composite_loss(unet, vae, batch: Batch, pixel_weight: float = 2.0, latent_we
     audio = add_positional_encoding(batch.audio)
     pred = predict_latents(unet, batch.inputs, audio)
     latent = F.l1_loss(pred.float(), batch.target_latents)
+    images = None
     if pixel_weight > 0:
         images = decode_raw(vae, pred)
         pixel = F.l1_loss(images.float(), batch.target_images)
     else:
         pixel = latent.new_zeros(())
-    return LossTerms(pixel_weight * pixel + latent_weight * latent, pixel, latent, pred)
+    return LossTerms(pixel_weight * pixel + latent_weight * latent, pixel, latent, pred, images)

@@ -1,56 +1,62 @@
-"""The fine-tuning loop: LoRA (default) or whole-UNet training on one clip, with checkpoints and exact resume.
+"""``train(job, cfg)``: the one entry point of training; the CLI (``--clip`` or ``--data``, with or without
+``accelerate launch``) and the app's fine-tune tab all call it.
 
-``train(job, cfg)`` is the one entry point; the CLI and the app's fine-tune tab both call it. Every step appends a
-line to ``RUN_DIR/metrics.jsonl``; validation (loss on held-out frames, and one frame: prediction | ground truth)
-runs at step 0, every ``val_every`` steps and at the end. Setting ``stop`` (a ``threading.Event``) ends the run
-after the current step with a checkpoint and a usable model.
+It prepares the data into the dataset cache (one clip, or every clip of DATA; the main process prepares, the
+others wait), opens the clips memory-mapped, builds the sampler and the trainee, and runs ``loop.Trainer``. One
+clip is the one-clip case of the same dataset: its end is held out for validation instead of whole clips.
 """
 from __future__ import annotations
 
 import contextlib
-import copy
 import dataclasses
 import json
 import logging
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from ..atomic import exclusive, write_json_atomic
 from ..config import Progress, no_progress
 from ..errors import InputError
 from ..models import MuseTalkModels, load_models
-from ..models.device import autocast_dtype
-from ..render import FaceRenderer
-from .checkpoint import checkpoint_step, load_checkpoint, save_checkpoint
-from .clip_features import check_clip, load_clip_features
+from ..models.device import resolve_device
+from .cache import is_prepared, open_clip, read_manifest
+from .checkpoint import checkpoint_step
+from .clip_features import check_clip, weights_id
+from .clip_list import ClipSource, list_clips, source_name
 from .config import TrainConfig
-from .dataset import ClipDataset
-from .loss import composite_loss
-from .runs import add_lora, export_model
+from .dataset import ClipSet
+from .distributed import launched_processes, make_accelerator, mixed_precision
+from .loop import Trainer, load_metrics  # noqa: F401 - load_metrics: the UI reads runs through this module
+from .prepare import PrepareConfig
+from .prepare_set import prepare_dataset
+from .validation import ValHook
 
 log = logging.getLogger(__name__)
 
 CONFIG_JSON = "config.json"
-METRICS = "metrics.jsonl"
-VAL_DIR = "val"
+RESUME_CHANGEABLE = ("steps", "save_every", "val_every")
 
 
 @dataclass
 class TrainJob:
-    """What to train on and where the run goes. ``cache_dir`` (default ``out/prep``) holds the prepared clip."""
+    """What to train on and where the run goes: one ``clip`` (with ``audio`` when it has no sound of its own) or
+    ``data`` (a folder or list of clips, or a prepared dataset cache). ``cache_dir`` (default ``out/prep``) holds
+    the prepared clips; ``workers``, ``split_seconds`` and ``min_face`` apply when preparing ``data``."""
 
-    clip: Path
+    clip: Path | None
     out: Path
     weights: Path | None = None
     audio: Path | None = None
     device: str = "auto"
     cache_dir: Path | None = None
+    data: Path | None = None
+    workers: int = 1
+    split_seconds: float = 0.0
+    min_face: int = 0
 
 
 @dataclass
@@ -62,44 +68,79 @@ class TrainResult:
 
 
 def train(job: TrainJob, cfg: TrainConfig, resume: bool = False, stop: threading.Event | None = None,
-          progress: Progress = no_progress, models: MuseTalkModels | None = None) -> TrainResult:
-    """Encode the clip (cached), build the trainee, train ``cfg.steps`` steps (or continue to them on resume).
+          progress: Progress = no_progress, models: MuseTalkModels | None = None, bar: bool = False,
+          val_hooks: list[ValHook] | None = None) -> TrainResult:
+    """Prepare the data (cached), build the trainee, train ``cfg.steps`` steps (or continue to them on resume).
 
     models: built fp32 models to train with (the app hands over its own, so the frozen VAE and Whisper are not
     loaded twice; the trainee is then a copy of their UNet). None: loaded from ``job.weights`` on ``job.device``.
+    bar: a tqdm bar of samples/s on the main process. val_hooks: see ``validation.ValHook``.
     """
     run_dir = Path(job.out)
-    # One process per run folder: two trainings of one run would interleave checkpoints and metrics.
-    with exclusive(run_dir.with_name(f".{run_dir.name}.lock"), f"Another process is training {run_dir} right now.",
-                   "Wait for it to finish, or use another --out."):
-        return _train(run_dir, job, cfg, resume, stop, progress, models)
-
-
-def _train(run_dir: Path, job: TrainJob, cfg: TrainConfig, resume: bool, stop: threading.Event | None,
-           progress: Progress, models: MuseTalkModels | None) -> TrainResult:
     if resume:
         job, cfg = _resume_settings(run_dir, job, cfg)
     elif (run_dir / CONFIG_JSON).exists():
         raise InputError(f"{run_dir} already holds a training run.",
                          "Add --resume to continue it, or choose another --out.")
     cfg.validate()
-    info = check_clip(Path(job.clip), job.audio)
+    sources = _sources(job)  # fail fast on bad input, before any model loads
     shared = models is not None and models.dtype == torch.float32
-    if not shared:
-        models = load_models(job.weights, job.device, "fp32")
-    amp = autocast_dtype(cfg.mixed_precision, models.device)
-    cache_dir = Path(job.cache_dir or run_dir / "prep")
-    clip = load_clip_features(models, Path(job.clip), cache_dir, cfg.face, job.audio, progress, info)
-    data = ClipDataset(clip, cfg.val_fraction, cfg.min_ref_distance, cfg.syncnet_t)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    if not resume:
-        _write_config(run_dir, job, cfg, models)
-    trainer = Trainer(models, data, cfg, run_dir, amp, copy_unet=shared)
-    start = trainer.restore() if resume else 0
-    return trainer.fit(start, stop or threading.Event(), progress)
+    device = models.device if shared else resolve_device(job.device)
+    acc = make_accelerator(device, mixed_precision(cfg.mixed_precision, device))
+    # One run per folder: the main process holds the lock (the others are its own workers).
+    lock = (exclusive(run_dir.with_name(f".{run_dir.name}.lock"), f"Another process is training {run_dir} right "
+                      "now.", "Wait for it to finish, or use another --out.")
+            if acc.is_main_process else contextlib.nullcontext())
+    with lock:
+        if not shared:
+            models = load_models(job.weights, acc.device.type, "fp32")
+        data = _dataset(job, cfg, sources, models, acc, run_dir, progress)
+        if not resume:
+            cfg = dataclasses.replace(cfg, processes=acc.num_processes)
+            if acc.is_main_process:
+                _write_config(run_dir, job, cfg, models)
+        trainer = Trainer(models, data, cfg, run_dir, acc, copy_unet=shared, val_hooks=val_hooks)
+        start = trainer.restore() if resume else 0
+        step, status = trainer.fit(start, stop or threading.Event(), progress, bar)
+        path = trainer.export(step, status)
+    log.info("%s at step %d: model in %s", status, step, path)
+    return TrainResult(run_dir, status, step, path)
 
 
-RESUME_CHANGEABLE = ("steps", "save_every", "val_every")
+def _sources(job: TrainJob) -> list[ClipSource] | None:
+    """The clips to prepare (None: ``job.data`` is an already prepared cache)."""
+    if job.data is not None:
+        return None if is_prepared(job.data) else list_clips(Path(job.data))
+    if job.clip is None:
+        raise InputError("Training needs a clip or a dataset.", "Give --clip FILE or --data DATA.")
+    clip = Path(job.clip)
+    check_clip(clip, job.audio)
+    return [ClipSource(clip, Path(job.audio) if job.audio else None, source_name(clip, clip.parent))]
+
+
+def _dataset(job: TrainJob, cfg: TrainConfig, sources: list[ClipSource] | None, models: MuseTalkModels, acc,
+             run_dir: Path, progress: Progress) -> ClipSet:
+    cache = Path(job.data) if sources is None else Path(job.cache_dir or run_dir / "prep")
+    error = None
+    if sources is not None and acc.is_main_process:
+        pcfg = PrepareConfig(cfg.face, job.split_seconds, job.min_face)
+        report = prepare_dataset(sources, cache, pcfg, models=models, workers=job.workers, progress=progress)
+        for line in report.lines()[:-1]:
+            log.warning(line)
+        if job.data is None and report.skipped:  # the one clip: its problem is the run's problem
+            error = InputError(report.skipped[0].skipped)
+    acc.wait_for_everyone()
+    if error is not None:
+        raise error
+    manifest = read_manifest(cache)
+    if manifest["settings"]["weights"] != weights_id(models.weights_dir):
+        raise InputError(f"{cache} was prepared with other VAE or Whisper weights than {models.weights_dir}.",
+                         "Prepare it again with these --weights, or train with the weights it was made with.")
+    if not manifest["clips"]:
+        raise InputError(f"No clip of {job.data or job.clip} could be prepared; see the report above.")
+    clips = [open_clip(cache, c["name"]) for c in manifest["clips"]]
+    return ClipSet(clips, cfg.val_clips, cfg.val_fraction, cfg.min_ref_distance, cfg.syncnet_t, cfg.seed,
+                   cfg.val_frames)
 
 
 def saved_train_config(run_dir: Path) -> TrainConfig:
@@ -115,7 +156,8 @@ def _saved_run(run_dir: Path) -> dict[str, Any]:
 
 
 def _resume_settings(run_dir: Path, job: TrainJob, cfg: TrainConfig) -> tuple[TrainJob, TrainConfig]:
-    """The saved job and config rule; only the step count (and save/val cadence) may change on resume."""
+    """The saved job and config rule; only the step count (and save/val cadence) may change on resume, and the
+    per-process batch follows the number of processes so that the global batch stays the run's."""
     saved = _saved_run(run_dir)
     old = TrainConfig.from_dict(saved["train"])
     new_cfg = dataclasses.replace(old, **{k: getattr(cfg, k) for k in RESUME_CHANGEABLE})
@@ -126,164 +168,32 @@ def _resume_settings(run_dir: Path, job: TrainJob, cfg: TrainConfig) -> tuple[Tr
     if new_cfg.steps <= done:
         raise InputError(f"{run_dir} is already at step {done}; --steps {new_cfg.steps} leaves nothing to train.",
                          f"Give --steps above {done} to train further.")
+    new_cfg = _rebatch(new_cfg, launched_processes())
     j = saved["job"]
-    new_job = TrainJob(Path(j["clip"]), run_dir, Path(j["weights"]), Path(j["audio"]) if j["audio"] else None,
-                       job.device, Path(j["cache_dir"]) if j.get("cache_dir") else job.cache_dir)
+
+    def path(key: str) -> Path | None:
+        return Path(j[key]) if j.get(key) else None
+
+    new_job = TrainJob(path("clip"), run_dir, path("weights"), path("audio"), job.device,
+                       path("cache_dir") or job.cache_dir, path("data"), job.workers,
+                       j.get("split_seconds", 0.0), j.get("min_face", 0))
     return new_job, new_cfg
 
 
+def _rebatch(cfg: TrainConfig, processes: int) -> TrainConfig:
+    total = cfg.batch_size * cfg.processes
+    if total % processes:
+        raise InputError(f"The run's global batch of {total} samples per micro-batch does not split over "
+                         f"{processes} processes.", f"Resume with a number of processes that divides {total}.")
+    return dataclasses.replace(cfg, batch_size=total // processes, processes=processes)
+
+
 def _write_config(run_dir: Path, job: TrainJob, cfg: TrainConfig, models: MuseTalkModels) -> None:
-    job_dict = {"clip": str(Path(job.clip).resolve()), "audio": str(Path(job.audio).resolve()) if job.audio else None,
-                "weights": str(models.weights_dir.resolve()),
-                "cache_dir": str(Path(job.cache_dir).resolve()) if job.cache_dir else None}
+    def resolved(p: Path | None) -> str | None:
+        return str(Path(p).resolve()) if p else None
+
+    job_dict = {"clip": resolved(job.clip), "audio": resolved(job.audio), "data": resolved(job.data),
+                "weights": str(models.weights_dir.resolve()), "cache_dir": resolved(job.cache_dir),
+                "split_seconds": job.split_seconds, "min_face": job.min_face}
+    run_dir.mkdir(parents=True, exist_ok=True)
     write_json_atomic(run_dir / CONFIG_JSON, {"train": cfg.to_dict(), "job": job_dict})
-
-
-class Trainer:
-    """Holds the trainee UNet, the frozen VAE, the optimizer and the sampler; runs steps and validation."""
-
-    def __init__(self, models: MuseTalkModels, data: ClipDataset, cfg: TrainConfig, run_dir: Path,
-                 amp: torch.dtype | None = None, copy_unet: bool = False) -> None:
-        """copy_unet: train a copy of ``models.unet`` (whose owner keeps using it), not the UNet itself."""
-        self.models, self.data, self.cfg, self.run_dir, self.amp = models, data, cfg, run_dir, amp
-        self.device = models.device
-        run_dir.mkdir(parents=True, exist_ok=True)
-        self.unet = self._build_unet(copy_unet)
-        self.vae = models.vae
-        if cfg.grad_checkpointing:
-            self.unet.enable_gradient_checkpointing()
-            self.vae.enable_gradient_checkpointing()
-        self.params = [p for p in self.unet.parameters() if p.requires_grad]
-        self.optimizer = torch.optim.AdamW(self.params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-        self.scaler = torch.amp.GradScaler(self.device.type, enabled=amp == torch.float16)
-        self.sampler = torch.Generator().manual_seed(cfg.seed)
-        self.renderer = FaceRenderer(dataclasses.replace(models, unet=self.unet))
-
-    def _build_unet(self, copy_unet: bool):
-        cfg, unet = self.cfg, self.models.unet
-        torch.manual_seed(self.cfg.seed)
-        if cfg.init == "random":
-            from diffusers import UNet2DConditionModel
-
-            unet = UNet2DConditionModel.from_config(unet.config).to(self.device)
-        elif copy_unet:
-            unet = copy.deepcopy(unet)
-        if cfg.lora_rank is None:
-            unet.requires_grad_(True)
-        else:
-            add_lora(unet, cfg.lora_rank)
-        n = sum(p.numel() for p in unet.parameters() if p.requires_grad)
-        log.info("training %s: %.2fM parameters", cfg.mode, n / 1e6)
-        return unet.train()
-
-    def restore(self) -> int:
-        step = load_checkpoint(self.run_dir, self.unet, self.optimizer, self.sampler)
-        _truncate_metrics(self.run_dir / METRICS, step)
-        log.info("resumed %s at step %d", self.run_dir, step)
-        return step
-
-    def _autocast(self):
-        if self.amp is None:
-            return contextlib.nullcontext()
-        return torch.autocast(self.device.type, dtype=self.amp)
-
-    def train_step(self) -> dict[str, float]:
-        """One optimizer step over grad_accum micro-batches; returns the mean loss terms."""
-        cfg = self.cfg
-        self.optimizer.zero_grad(set_to_none=True)
-        sums = {"loss": 0.0, "pixel": 0.0, "latent": 0.0}
-        for _ in range(cfg.grad_accum):
-            targets, refs = self.data.sample(cfg.batch_size, self.sampler)
-            batch = self.data.batch(targets, refs, self.device)
-            with self._autocast():
-                terms = composite_loss(self.unet, self.vae, batch, cfg.pixel_weight, cfg.latent_weight)
-            self.scaler.scale(terms.total / cfg.grad_accum).backward()
-            for k, v in terms.values().items():
-                sums[k] += v / cfg.grad_accum
-        self.scaler.unscale_(self.optimizer)
-        grad_norm = torch.nn.utils.clip_grad_norm_(self.params, cfg.max_grad_norm)
-        self.scaler.step(self.optimizer)
-        self.scaler.update()
-        return {**sums, "grad_norm": float(grad_norm)}
-
-    @torch.no_grad()
-    def validate(self, step: int) -> dict[str, float]:
-        """Loss on up to val_frames held-out frames (fixed references); writes val/step_NNNNNN.png."""
-        targets, refs = self.data.val_pairs(self.cfg.val_frames)
-        totals = {"val_loss": 0.0, "val_pixel": 0.0, "val_latent": 0.0}
-        for start in range(0, len(targets), self.cfg.batch_size):
-            t, r = targets[start : start + self.cfg.batch_size], refs[start : start + self.cfg.batch_size]
-            with self._autocast():
-                terms = composite_loss(self.unet, self.vae, self.data.batch(t, r, self.device),
-                                       self.cfg.pixel_weight, self.cfg.latent_weight)
-            for k, v in terms.values().items():
-                totals[f"val_{k}"] += v * len(t) / len(targets)
-        self._val_frame(step, targets[:1], refs[:1])
-        return totals
-
-    def _val_frame(self, step: int, target: torch.Tensor, ref: torch.Tensor) -> None:
-        import cv2
-
-        batch = self.data.batch(target, ref, self.device)
-        pred = self.renderer.render(batch.inputs, batch.audio)[0]
-        image = np.hstack([pred, self.data.clip.crops[int(target[0])]])
-        out = self.run_dir / VAL_DIR
-        out.mkdir(exist_ok=True)
-        cv2.imwrite(str(out / f"step_{step:06d}.png"), image)
-
-    def fit(self, start: int, stop: threading.Event, progress: Progress = no_progress) -> TrainResult:
-        cfg = self.cfg
-        with open(self.run_dir / METRICS, "a", encoding="utf-8") as metrics:
-            def record(row: dict[str, Any]) -> None:
-                metrics.write(json.dumps(row) + "\n")
-                metrics.flush()
-
-            if start == 0:
-                record({"step": 0, **self.validate(0)})
-            step, status = start, "finished"
-            while step < cfg.steps:
-                if stop.is_set():
-                    status = "stopped"
-                    break
-                t0 = time.perf_counter()
-                row = self.train_step()
-                step += 1
-                row = {"step": step, **row, "sec_per_step": time.perf_counter() - t0}
-                if step == cfg.steps or (cfg.val_every and step % cfg.val_every == 0):
-                    row.update(self.validate(step))
-                record(row)
-                progress("train", step, cfg.steps)
-                if cfg.save_every and step % cfg.save_every == 0 and step < cfg.steps:
-                    save_checkpoint(self.run_dir, self.unet, self.optimizer, step, self.sampler)
-        return self._finish(step, status)
-
-    def _finish(self, step: int, status: str) -> TrainResult:
-        if checkpoint_step(self.run_dir) != step:
-            save_checkpoint(self.run_dir, self.unet, self.optimizer, step, self.sampler)
-        meta = {"step": step, "status": status, "lora_rank": self.cfg.lora_rank, "init": self.cfg.init,
-                "weights": str(self.models.weights_dir.resolve())}
-        path = export_model(self.unet, self.run_dir, self.cfg.mode, meta)
-        log.info("%s at step %d: model in %s", status, step, path)
-        return TrainResult(self.run_dir, status, step, path)
-
-
-def _truncate_metrics(path: Path, step: int) -> None:
-    """Drop lines logged after the checkpoint, so a resumed run's metrics read as one run."""
-    if not path.is_file():
-        return
-    keep = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line)["step"] <= step]
-    path.write_text("".join(line + "\n" for line in keep))
-
-
-def load_metrics(run_dir: Path) -> list[dict[str, Any]]:
-    """The rows of RUN_DIR/metrics.jsonl (a partly written last line is skipped)."""
-    rows = []
-    try:
-        lines = (Path(run_dir) / METRICS).read_text().splitlines()
-    except OSError:
-        return rows
-    for line in lines:
-        with contextlib.suppress(json.JSONDecodeError):
-            rows.append(json.loads(line))
-    return rows
-

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from train_helpers import CLIP, autoencoder_weights, cache_root
+from train_helpers import CLIP, autoencoder_weights, cache_root, face_crops
 
 from musetalk.train.clip_features import ClipFeatures, encode_crops
 
@@ -27,11 +27,16 @@ def synthetic_crops(n: int, seed: int = 0) -> np.ndarray:
 @pytest.fixture(scope="session")
 def synthetic_clip(tiny_models) -> ClipFeatures:
     """40 frames (frame 7 has no face), encoded by the tiny VAE, with random audio windows."""
-    crops = synthetic_crops(40)
-    keep = np.array([i for i in range(40) if i != 7])
-    latents, masked = encode_crops(tiny_models, crops[keep], lambda *a: None)
-    windows = torch.randn(len(keep), 50, 384, generator=torch.Generator().manual_seed(0))
-    return ClipFeatures(keep.astype(np.int64), 40, crops[keep], latents, masked, windows)
+    return synthetic_features(tiny_models, "synthetic", 40, no_face=(7,))
+
+
+def synthetic_features(models, name: str, n: int, no_face: tuple[int, ...] = (), seed: int = 0) -> ClipFeatures:
+    """A synthetic clip of n frames (the ``no_face`` ones left out), encoded by ``models``' VAE, random audio."""
+    crops = synthetic_crops(n, seed)
+    keep = np.array([i for i in range(n) if i not in no_face])
+    latents, masked = encode_crops(models, crops[keep], lambda *a: None)
+    windows = torch.randn(len(keep), 50, 384, generator=torch.Generator().manual_seed(seed)).numpy()
+    return ClipFeatures(name, keep.astype(np.int64), n, crops[keep], latents, masked, windows)
 
 
 @pytest.fixture(scope="session")
@@ -42,13 +47,7 @@ def clip_path(shared_data: Path) -> Path:
 @pytest.fixture(scope="session")
 def clip_crops(clip_path: Path) -> np.ndarray:
     """Face crops of the real clip (cached across sessions like the AE weights)."""
-    from musetalk.config import FaceConfig
-    from musetalk.media import probe
-    from musetalk.train.clip_features import track_clip_faces
-
-    cache = cache_root() / "faces-retalking_face2"
-    cache.mkdir(exist_ok=True)
-    return track_clip_faces(probe(clip_path), cache, FaceConfig())[1]
+    return face_crops(clip_path, cache_root() / "faces-retalking_face2" / "faces.npz")
 
 
 @pytest.fixture(scope="session")

@@ -6,15 +6,15 @@ import copy
 import pytest
 import torch
 
-from musetalk.train.dataset import ClipDataset
+from musetalk.train.dataset import ClipSet
 from musetalk.train.loss import composite_loss
 from musetalk.train.runs import add_lora
 
 
 @pytest.fixture(scope="module")
 def batch(synthetic_clip):
-    ds = ClipDataset(synthetic_clip)
-    return ds.batch(*ds.sample(2, torch.Generator().manual_seed(0)), torch.device("cpu"))
+    ds = ClipSet([synthetic_clip])
+    return ds.batch(ds.step_samples(1, 2), torch.device("cpu"))
 
 
 def test_total_is_the_weighted_sum(tiny_models, batch):

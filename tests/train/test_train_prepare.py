@@ -10,6 +10,7 @@ from core_helpers import ffmpeg
 
 from musetalk.cli import main
 from musetalk.errors import InputError
+from musetalk.train.cache import CACHE_VERSION
 from musetalk.train.clip_features import check_clip
 
 
@@ -51,15 +52,21 @@ def test_faceless_clip_fails_before_training(faceless_clip, tiny_weights, tmp_pa
 
 
 def test_prepare_uses_its_cache(tiny_models, clip_path, tmp_path, monkeypatch):
-    from musetalk.config import FaceConfig
-    from musetalk.train import clip_features
+    from musetalk.train import prepare
+    from musetalk.train.cache import open_clip
+    from musetalk.train.clip_list import ClipSource
 
-    first = clip_features.load_clip_features(tiny_models, clip_path, tmp_path, FaceConfig())
-    n = len(first.frame_index)
-    assert n > 100 and first.crops.shape == (n, 256, 256, 3)
-    assert first.latents.shape == first.masked.shape == (n, 4, 32, 32) and first.windows.shape == (n, 50, 384)
-    assert json.loads((tmp_path / "faces.json").read_text())["version"] == clip_features.FEATURES_VERSION
-    monkeypatch.setattr(clip_features, "FaceTracker", None)  # a rebuild would crash
-    monkeypatch.setattr(clip_features, "audio_features", None)
-    again = clip_features.load_clip_features(tiny_models, clip_path, tmp_path, FaceConfig())
-    assert np.array_equal(again.crops, first.crops) and (again.latents == first.latents).all()
+    src = ClipSource(clip_path, None, "face2")
+    first = prepare.prepare_source(tiny_models, src, tmp_path, prepare.PrepareConfig())
+    assert not first.cached and first.skipped is None and [c["name"] for c in first.clips] == ["face2"]
+    clip = open_clip(tmp_path, "face2")
+    n = len(clip)
+    assert n > 100 and clip.crops.shape == (n, 256, 256, 3) and first.clips[0]["rows"] == n
+    assert clip.latents.shape == clip.masked.shape == (n, 4, 32, 32) and clip.windows.shape == (n, 50, 384)
+    meta = json.loads((tmp_path / "clips" / "face2" / "clip.json").read_text())
+    assert meta["version"] == CACHE_VERSION and meta["rows"] == n
+    monkeypatch.setattr(prepare, "FaceTracker", None)  # a rebuild would crash
+    monkeypatch.setattr(prepare, "lazy_audio_features", None)
+    again = prepare.prepare_source(tiny_models, src, tmp_path, prepare.PrepareConfig())
+    assert again.cached and again.clips == first.clips
+    assert np.array_equal(open_clip(tmp_path, "face2").crops, clip.crops)

@@ -17,15 +17,14 @@ from musetalk.train.trainer import load_metrics
 def test_stop_and_resume_match_an_uninterrupted_run(tiny_models, synthetic_clip, tmp_path, lora_rank, steps, stop_at):
     cfg = TrainConfig(lora_rank=lora_rank, steps=steps, batch_size=2, lr=1e-3, val_every=0, val_frames=2,
                       save_every=3 if steps < 10 else 40, seed=3)
-    whole = run_trainer(tiny_models, synthetic_clip, tmp_path / "whole", cfg)
-    assert whole.status == "finished" and whole.step == steps
+    assert run_trainer(tiny_models, synthetic_clip, tmp_path / "whole", cfg) == (steps, "finished")
 
     first = run_trainer(tiny_models, synthetic_clip, tmp_path / "split", cfg, stop_at=stop_at)
-    assert first.status == "stopped" and first.step == stop_at
+    assert first == (stop_at, "stopped")
     assert checkpoint_step(tmp_path / "split") == stop_at
     assert json.loads((tmp_path / "split" / "model.json").read_text())["status"] == "stopped"
     second = run_trainer(tiny_models, synthetic_clip, tmp_path / "split", cfg, resume=True)
-    assert second.status == "finished" and second.step == steps
+    assert second == (steps, "finished")
 
     a, b = load_metrics(tmp_path / "whole"), load_metrics(tmp_path / "split")
     assert [r["step"] for r in a] == [r["step"] for r in b] == list(range(steps + 1))

@@ -55,6 +55,28 @@ def pretrain_vae(vae, crops: np.ndarray, steps: int = AE_STEPS, batch: int = AE_
     return losses
 
 
+def face_crops(video: Path, cache: Path) -> np.ndarray:
+    """(n, 256, 256, 3) uint8 BGR crops of the frames of ``video`` that have a face, cached in ``cache`` (npz)."""
+    from musetalk.config import FaceConfig
+    from musetalk.face import FaceTracker
+    from musetalk.media import iter_frames
+
+    if cache.is_file():
+        with np.load(cache, allow_pickle=False) as z:
+            return z["crops"]
+    crops = []
+    with FaceTracker(FaceConfig()) as tracker:
+        for frame in iter_frames(video):
+            face = tracker(frame)
+            if face is not None:
+                crops.append(face.crop(frame))
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cache.with_name(f".{cache.name}.{os.getpid()}.npz")
+    np.savez(tmp, crops=np.stack(crops))
+    os.replace(tmp, cache)
+    return np.stack(crops)
+
+
 def autoencoder_weights(crops: np.ndarray) -> Path:
     """Tiny random weights (seed 0) with the VAE pre-trained on ``crops``; built once, then read from the cache."""
     from diffusers import AutoencoderKL
@@ -76,18 +98,25 @@ def autoencoder_weights(crops: np.ndarray) -> Path:
     return root
 
 
-def make_trainer(models, clip, run_dir: Path, cfg):
-    """A Trainer on copies of the UNet and VAE: training adapts the UNet, and gradient checkpointing flags the
-    VAE, in place, and the session's models are shared by other tests."""
-    from musetalk.train.dataset import ClipDataset
-    from musetalk.train.trainer import Trainer
+def make_trainer(models, clips, run_dir: Path, cfg):
+    """A Trainer (one process) on copies of the UNet and VAE: training adapts the UNet, and gradient
+    checkpointing flags the VAE, in place, and the session's models are shared by other tests."""
+    from musetalk.train.dataset import ClipSet
+    from musetalk.train.distributed import make_accelerator, mixed_precision
+    from musetalk.train.loop import Trainer
 
+    clips = clips if isinstance(clips, list) else [clips]
     models = dataclasses.replace(models, unet=copy.deepcopy(models.unet), vae=copy.deepcopy(models.vae))
-    return Trainer(models, ClipDataset(clip, min_ref_distance=3), cfg, run_dir)
+    data = ClipSet(clips, cfg.val_clips, cfg.val_fraction, min_ref_distance=3, syncnet_t=cfg.syncnet_t,
+                   seed=cfg.seed, val_frames=cfg.val_frames)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    acc = make_accelerator(models.device, mixed_precision(cfg.mixed_precision, models.device))
+    return Trainer(models, data, cfg, run_dir, acc)
 
 
 def run_trainer(models, clip, run_dir: Path, cfg, stop_at: int | None = None, resume: bool = False):
-    """Train ``cfg`` on ``clip`` (see ``make_trainer``); Stop is pressed when progress reaches step ``stop_at``."""
+    """Train ``cfg`` on ``clip`` (see ``make_trainer``); Stop is pressed when progress reaches step ``stop_at``.
+    Returns (last step, status), after exporting the model as ``train`` does."""
     trainer = make_trainer(models, clip, run_dir, cfg)
     start = trainer.restore() if resume else 0
     stop = threading.Event()
@@ -96,4 +125,6 @@ def run_trainer(models, clip, run_dir: Path, cfg, stop_at: int | None = None, re
         if done == stop_at:
             stop.set()
 
-    return trainer.fit(start, stop, progress)
+    step, status = trainer.fit(start, stop, progress)
+    trainer.export(step, status)
+    return step, status
