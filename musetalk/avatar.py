@@ -11,7 +11,6 @@ import concurrent.futures
 import contextvars
 import logging
 import os
-import re
 import shutil
 from collections.abc import Iterator
 from dataclasses import asdict, replace
@@ -21,58 +20,30 @@ import numpy as np
 import torch
 
 from .atomic import exclusive
+from .avatar_folders import (  # noqa: F401 - re-exported: the folder helpers are part of this module's API
+    busy_message,
+    delete_avatar,
+    list_avatars,
+    lock_path,
+    require_avatar_folder,
+    resolve_avatars_dir,
+    validate_name,
+)
 from .checks import check_avatar_video, check_speech
 from .config import FPS, FaceConfig, InferenceConfig, Progress, no_progress
 from .errors import InputError, NoFaceError
 from .face import FaceTracker
-from .frame_store import FrameStore, load_meta, read_meta, write_meta
+from .frame_store import FrameStore, load_meta, write_meta
 from .media import MediaInfo, iter_frames
 from .pipeline import LipSyncPipeline, write_frames
 from .profiling import stage, timed_iter
 from .render import RenderLoop, Windows
+from .silence import MouthCloser, closed_mouth_from, most_closed_face, silence_weights
 from .sources import from_store
 from .temp_files import owner_tag
 from .weights import vae_fingerprint
 
 log = logging.getLogger(__name__)
-
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-
-
-def validate_name(name: str) -> str:
-    """Avatar names become folder names: letters, digits, '_', '-', '.', never a path."""
-    if not NAME_RE.match(name or "") or ".." in name:
-        raise InputError(
-            f"Invalid avatar name {name!r}.",
-            "Use 1-64 letters, digits, '_', '-' or '.', starting with a letter or digit.",
-        )
-    return name
-
-
-def resolve_avatars_dir(path: str | os.PathLike[str] | None = None) -> Path:
-    """``--avatars``, else ``$MUSETALK_AVATARS``, else ``./avatars``."""
-    return Path(path or os.environ.get("MUSETALK_AVATARS") or "avatars").expanduser()
-
-
-def list_avatars(avatars_dir: Path) -> list[str]:
-    """Names of complete (prepared) avatars."""
-    if not avatars_dir.is_dir():
-        return []
-    return sorted(p.name for p in avatars_dir.iterdir() if p.is_dir() and read_meta(p) is not None)
-
-
-def require_avatar_folder(root: Path, hint: str = "Prepare the avatar from its video first.") -> None:
-    """InputError unless the avatar folder ``root`` exists (whether it is usable is for ``Avatar.load``)."""
-    if not root.is_dir():
-        raise InputError(f"There is no avatar named {root.name!r} in {root.parent}.", hint)
-
-
-def delete_avatar(avatars_dir: Path, name: str) -> None:
-    path = avatars_dir / validate_name(name)
-    if not path.is_dir():
-        raise InputError(f"There is no avatar named {name!r}.")
-    shutil.rmtree(path)
-
 
 class Avatar:
     """A prepared face video that can speak any audio, frame by frame."""
@@ -164,18 +135,39 @@ class Avatar:
     def speak(self, audio: str | os.PathLike[str] | MediaInfo, cfg: InferenceConfig | None = None,
               progress: Progress = no_progress) -> Iterator[np.ndarray]:
         """Yield lip-synced frames as they are made; the face parameters are the ones prepared with (the other
-        settings of ``cfg``, batch size and pipelining, are the caller's)."""
+        settings of ``cfg``, batch size, pipelining and silence handling, are the caller's)."""
         cfg = replace(cfg or InferenceConfig(), face=self.face_cfg)
-        return self.speak_windows(self.pipeline.audio_windows(audio), cfg, progress)
+        wav, windows = self.pipeline.speech(audio)
+        return self.speak_windows(windows, cfg, progress, self.closer(wav, int(windows.shape[0]), cfg))
 
-    def speak_windows(self, windows: Windows, cfg: InferenceConfig,
-                      progress: Progress = no_progress) -> Iterator[np.ndarray]:
+    def closer(self, wav: np.ndarray, n_frames: int, cfg: InferenceConfig) -> MouthCloser | None:
+        """The silence handling for ``wav``: the closed mouth of the frame chosen at prepare time (or
+        ``cfg.silence.closed_frame``) where ``wav`` is silent; None for "keep" or when there is no silence."""
+        weights = silence_weights(wav, n_frames, cfg.silence)
+        if not weights.any():
+            return None
+        index = cfg.silence.closed_frame
+        if index is None:
+            index = self.meta.get("closed_frame")
+            if index is None:  # an avatar prepared before the choice was cached
+                index = most_closed_face(self.store.faces)
+        if index is None:
+            return None
+        face = self.store.faces[index] if 0 <= index < len(self.store) else None
+        if face is None:
+            raise InputError(f"Frame {index} of the avatar {self.name!r} cannot give the closed mouth: it is past "
+                             f"its {len(self.store)} frames or shows no face.",
+                             "Name a frame where the face shows with its mouth closed.")
+        return MouthCloser(closed_mouth_from(self.store.frame(index), face.landmarks, index), weights)
+
+    def speak_windows(self, windows: Windows, cfg: InferenceConfig, progress: Progress = no_progress,
+                      closer: MouthCloser | None = None) -> Iterator[np.ndarray]:
         m = self.pipeline.models
         # Latents go to the model device once per speak, not once per batch (a per-batch copy would sync a GPU).
         latents = self.latents.to(device=m.device, dtype=m.dtype)
         cache = {i: latents[i] for i, face in enumerate(self.store.faces) if face is not None}
         items = from_store(self.store, int(windows.shape[0]))
-        return iter(RenderLoop(self.pipeline.renderer, items, windows, cfg, cache, progress))
+        return iter(RenderLoop(self.pipeline.renderer, items, windows, cfg, cache, progress, closer))
 
     def speak_to_file(self, audio: str | os.PathLike[str], out: str | os.PathLike[str],
                       cfg: InferenceConfig | None = None, progress: Progress = no_progress,
@@ -183,15 +175,6 @@ class Avatar:
         """Speak ``audio`` into the video file ``out``. checked: the audio's probe from ``check_speech``."""
         info = checked or check_speech(audio, out)
         return write_frames(self.speak(info, cfg, progress), out, self.size, info, progress, self.sar)
-
-
-def lock_path(root: Path) -> Path:
-    """The lock a preparation of the avatar folder ``root`` holds: ``.NAME.lock`` beside it."""
-    return root.with_name(f".{root.name}.lock")
-
-
-def busy_message(root: Path) -> str:
-    return f"Another process is preparing the avatar {root.name!r} in {root.parent} right now."
 
 
 def _build(pipeline: LipSyncPipeline, info: MediaInfo, work: Path, face_cfg: FaceConfig, batch_size: int,
@@ -223,7 +206,8 @@ def _build(pipeline: LipSyncPipeline, info: MediaInfo, work: Path, face_cfg: Fac
     store.save_faces()
     save_file({"latents": torch.stack(latents).float().contiguous()}, str(work / "latents.safetensors"))
     write_meta(work, {"face": asdict(face_cfg), "n_frames": len(store), "width": info.width, "height": info.height,
-                      "sar": info.sar, "source": info.path.name, "vae": vae_fingerprint(pipeline.models.weights_dir)})
+                      "sar": info.sar, "source": info.path.name, "vae": vae_fingerprint(pipeline.models.weights_dir),
+                      "closed_frame": most_closed_face(store.faces)})
     return len(store)
 
 

@@ -19,9 +19,6 @@ from .config import AUDIO_SAMPLE_RATE, FPS, InferenceConfig
 from .errors import InputError, NoFaceError
 from .media import MediaInfo, audio_duration, check_output_path, iter_frames, probe
 from .media.audio import non_finite_samples
-from .models.audio import frames_for_seconds
-from .models.device import available_memory
-from .sources import must_loop
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +31,22 @@ AUDIO_BYTES_PER_FRAME = 4 * AUDIO_SAMPLE_RATE // FPS + 3 * 2 * 5 * 384 * 4
 FACE_SCAN_FPS = 5  # frames per second looked at by the up-front face scan
 FACE_SCAN_MAX = 200  # at most this many frames, spread over the whole video
 SHORT_AUDIO_CHECK_S = 1.0  # audio shorter than this by its header is decoded up front to check its real length
+
+
+# models/ and sources import torch (seconds): a command that fails on a missing file must not wait for it, so
+# these come from there only when a check gets that far.
+def frames_for_seconds(seconds: float) -> int:
+    """``models.audio.frames_for_seconds``: the one frame-count rule."""
+    from .models import audio
+
+    return audio.frames_for_seconds(seconds)
+
+
+def available_memory() -> int | None:
+    """``models.device.available_memory``: free RAM in bytes, or None if unknown."""
+    from .models import device
+
+    return device.available_memory()
 
 
 def check_video(video: str | os.PathLike[str], batch_size: int = 8) -> MediaInfo:
@@ -151,6 +164,8 @@ def check_generate_inputs(video: str | os.PathLike[str], audio: str | os.PathLik
     ainfo = check_audio(audio)
     check_audio_memory(ainfo)
     n_out = frames_for_seconds(ainfo.duration)
+    from .sources import must_loop  # torch and the face models: only once the files are known to be good
+
     if must_loop(vinfo, n_out):  # its frames are spooled to disk
         n_src = 1 if vinfo.is_image else min(max(vinfo.n_frames, 1), n_out)
         check_disk_space(Path(tempfile.gettempdir()), n_src * vinfo.width * vinfo.height * 3,

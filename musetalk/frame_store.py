@@ -10,12 +10,14 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .atomic import write_json_atomic
-from .face import FaceLandmarks, TrackedFace
+
+if TYPE_CHECKING:  # the face package imports cv2: reading an avatar's meta (``avatar list``) needs none of it
+    from .face import TrackedFace
 
 STORE_VERSION = 2  # 2: meta.json records the VAE weights the latents were encoded with
 N_LANDMARKS = 468
@@ -79,6 +81,8 @@ class FrameStore:
 
     @classmethod
     def open(cls, root: Path, width: int, height: int) -> FrameStore:
+        from .face import FaceLandmarks, TrackedFace
+
         data = np.load(root / "faces.npz")
         faces: list[TrackedFace | None] = []
         for has, box, pts, det in zip(data["has_face"], data["boxes"], data["points"], data["det_boxes"]):

@@ -6,7 +6,7 @@ from typing import Any
 
 from ..config import InferenceConfig
 from .common import add_batch_arg, add_face_args, add_model_args, build_pipeline_from_args, face_config
-from .common import resolve_batch_size, tqdm_progress
+from .common import add_silence_args, resolve_batch_size, silence_config, tqdm_progress
 
 
 AVATARS_HELP = "avatars folder (default: $MUSETALK_AVATARS, else ./avatars)"
@@ -28,6 +28,7 @@ def register(sub: Any) -> None:
     sp.add_argument("--out", required=True)
     add_batch_arg(sp)
     add_model_args(sp)
+    add_silence_args(sp)
     lp = asub.add_parser("list", help="list prepared avatars")
     dp = asub.add_parser("delete", help="delete a prepared avatar")
     dp.add_argument("--name", required=True)
@@ -37,10 +38,9 @@ def register(sub: Any) -> None:
 
 
 def cmd_avatar(ns: argparse.Namespace) -> int:
-    from ..avatar import Avatar, delete_avatar, list_avatars, require_avatar_folder, resolve_avatars_dir
-    from ..atomic import exclusive
-    from ..avatar import busy_message, lock_path, validate_name
-    from ..checks import check_avatar_video, check_speech
+    # list and delete need only the folders: they answer before torch and the face models would have loaded.
+    from ..avatar_folders import busy_message, delete_avatar, list_avatars, lock_path, require_avatar_folder
+    from ..avatar_folders import resolve_avatars_dir, validate_name
 
     avatars = resolve_avatars_dir(ns.avatars)
     if ns.avatar_cmd == "list":
@@ -51,6 +51,9 @@ def cmd_avatar(ns: argparse.Namespace) -> int:
         delete_avatar(avatars, ns.name)
         print(f"deleted {ns.name}")
         return 0
+    from ..atomic import exclusive
+    from ..checks import check_avatar_video, check_speech
+
     resolve_batch_size(ns)
     root = avatars / validate_name(ns.name)
     # Wrong files fail before the models load; what the checks learn is handed on, not looked up again.
@@ -61,6 +64,8 @@ def cmd_avatar(ns: argparse.Namespace) -> int:
     else:
         checked = check_speech(ns.audio, ns.out)
         require_avatar_folder(root, "Prepare it with `python -m musetalk avatar prepare`.")
+    from ..avatar import Avatar  # torch and the face models, now that the inputs are known to be good
+
     pipe = build_pipeline_from_args(ns)
     update, close = tqdm_progress()
     try:
@@ -69,7 +74,8 @@ def cmd_avatar(ns: argparse.Namespace) -> int:
             print(f"prepared avatar {av.name}: {len(av.store)} frames in {av.root}")
         else:
             av = Avatar.load(pipe, root)
-            out = av.speak_to_file(ns.audio, ns.out, InferenceConfig(batch_size=ns.batch_size), update, checked)
+            out = av.speak_to_file(ns.audio, ns.out, InferenceConfig(batch_size=ns.batch_size,
+                                                                  silence=silence_config(ns)), update, checked)
             print(f"wrote {out}")
     finally:
         close()
