@@ -37,11 +37,39 @@ class FaceConfig:
     smooth: bool = True  # temporal smoothing of the crop box, against jitter
 
 
+SILENCE_MODES: tuple[str, ...] = ("close", "keep")
+
+
+@dataclass
+class VadConfig:
+    """The energy voice-activity detector (silence handling and the score).
+
+    threshold_db: a frame is silent when its level is this far below the loud end of the audio (its 95th
+        percentile), or below -60 dBFS whatever the audio.
+    min_silence_s: shorter pauses (between words) count as speech.
+    """
+
+    threshold_db: float = 30.0
+    min_silence_s: float = 0.2
+
+
+@dataclass
+class SilenceConfig:
+    """What the mouth does when nobody speaks: "close" (a closed mouth from the source, faded in and out) or
+    "keep" (whatever the model makes, as MuseTalk). closed_frame: the source frame to take the closed mouth from
+    (default: the one whose mouth is most closed)."""
+
+    mode: str = "close"
+    vad: VadConfig = field(default_factory=VadConfig)
+    closed_frame: int | None = None
+
+
 @dataclass
 class InferenceConfig:
     """Per-request settings; passed as call arguments, never stored on shared objects."""
 
     face: FaceConfig = field(default_factory=FaceConfig)
+    silence: SilenceConfig = field(default_factory=SilenceConfig)
     batch_size: int = 8
     pipelined: bool = True  # prep, models and blending in overlapping threads; False: all in the caller's thread
 

@@ -20,6 +20,7 @@ from .models import MuseTalkModels, load_models
 from .models.audio import FrameWindows, frame_count, lazy_audio_features
 from .profiling import stage
 from .render import FaceRenderer, RenderLoop, Windows
+from .silence import video_closer
 from .sources import video_source
 
 
@@ -40,10 +41,14 @@ class LipSyncPipeline:
     def audio_windows(self, audio: str | os.PathLike[str] | MediaInfo) -> FrameWindows:
         """Any audio (or video with sound) -> its (n_frames, 50, 384) float32 Whisper windows, n = floor(s * 25),
         made per batch from the hidden states (23 MB a minute instead of 140); ``.materialize()`` makes them all."""
+        return self.speech(audio)[1]
+
+    def speech(self, audio: str | os.PathLike[str] | MediaInfo) -> tuple[np.ndarray, FrameWindows]:
+        """(the 16 kHz samples, their Whisper windows): what the silence handling and the UNet each need."""
         with stage("audio_load"):
             wav = load_audio(audio)
         with stage("whisper", max(frame_count(len(wav)), 1), self.models.device):
-            return lazy_audio_features(self.models.whisper, self.models.feature_extractor, wav, FPS)
+            return wav, lazy_audio_features(self.models.whisper, self.models.feature_extractor, wav, FPS)
 
     def generate(self, video: str | os.PathLike[str], audio: str | os.PathLike[str], out: str | os.PathLike[str],
                  cfg: InferenceConfig | None = None, progress: Progress = no_progress,
@@ -59,18 +64,24 @@ class LipSyncPipeline:
             with stage("checks", 0):  # paths, streams, sizes and a sampled face scan, before Whisper runs
                 checked = check_generate_inputs(video, audio, out, cfg)
         progress("audio", 0, 1)
-        windows = self.audio_windows(checked.audio)
+        wav, windows = self.speech(checked.audio)
         progress("audio", 1, 1)
-        frames = self.frames(checked.video, windows, cfg, progress)
+        frames = self.frames(checked.video, windows, cfg, progress, wav)
         return write_frames(frames, out, checked.video, checked.audio, progress)
 
     def frames(self, video: str | os.PathLike[str] | MediaInfo, windows: Windows,
-               cfg: InferenceConfig | None = None, progress: Progress = no_progress) -> Iterator[np.ndarray]:
-        """Yield the lip-synced frames of ``video`` (a path or its probe) for the audio windows, one per window."""
+               cfg: InferenceConfig | None = None, progress: Progress = no_progress,
+               wav: np.ndarray | None = None) -> Iterator[np.ndarray]:
+        """Yield the lip-synced frames of ``video`` (a path or its probe) for the audio windows, one per window.
+
+        wav: the samples the windows were made from; with ``cfg.silence.mode == "close"`` their silent stretches
+        show the source's closed mouth (without ``wav``, frames are the model's, as with "keep").
+        """
         cfg = cfg or InferenceConfig()
         info = video if isinstance(video, MediaInfo) else probe(video)
+        closer = None if wav is None else video_closer(info, wav, int(windows.shape[0]), cfg)
         with video_source(info, cfg.face, int(windows.shape[0])) as (items, cache):
-            yield from RenderLoop(self.renderer, items, windows, cfg, cache, progress)
+            yield from RenderLoop(self.renderer, items, windows, cfg, cache, progress, closer)
 
 
 def stream_to_file(frames: Iterable[np.ndarray], out: str | os.PathLike[str], size: MediaInfo | tuple[int, int],

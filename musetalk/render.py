@@ -33,6 +33,7 @@ from .models.device import to_device
 from .models.unet import predict_latents
 from .models.vae import decode, encode_masked_and_reference, images_to_bgr
 from .profiling import stage
+from .silence import MouthCloser
 from .sources import LatentCache, SourceItem
 
 Windows = Union[torch.Tensor, FrameWindows]  # (n, 50, 384) audio windows without PE, made at once or per batch
@@ -108,8 +109,10 @@ class RenderLoop:
     """
 
     def __init__(self, renderer: FaceRenderer, items: Iterable[SourceItem], windows: Windows,
-                 cfg: InferenceConfig, latent_cache: LatentCache | None, progress: Progress = no_progress) -> None:
+                 cfg: InferenceConfig, latent_cache: LatentCache | None, progress: Progress = no_progress,
+                 closer: MouthCloser | None = None) -> None:
         self.renderer = renderer
+        self.closer = closer  # --silence close: the closed mouth mixed in where nobody speaks
         self.items = items
         self.windows = windows
         self.cfg = cfg
@@ -125,10 +128,14 @@ class RenderLoop:
 
     def __iter__(self) -> Iterator[np.ndarray]:
         frames = self._threaded() if self.cfg.pipelined else self._serial()
-        for done, frame in enumerate(frames, 1):
-            yield frame
-            if done % self.batch_size == 0 or done == self.n:
-                self.progress("lip-sync", done, self.n)
+        try:
+            for done, frame in enumerate(frames, 1):
+                yield frame
+                if done % self.batch_size == 0 or done == self.n:
+                    self.progress("lip-sync", done, self.n)
+        finally:
+            if self.closer is not None:
+                self.closer.close()
 
     def _serial(self) -> Iterator[np.ndarray]:
         for batch in self._batches():
@@ -260,6 +267,9 @@ class RenderLoop:
                 continue
             with stage("blend"):
                 frame = paste_back(it.frame, faces[k], it.face.box, it.mask)
+            if self.closer is not None:
+                with stage("silence"):
+                    frame = self.closer.apply(it.out_index, frame, it.face, it.mask)
             k += 1
             yield frame
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..config import DEVICES, DTYPES, PARSING_MODES, FaceConfig, Progress
+from ..config import DEVICES, DTYPES, PARSING_MODES, SILENCE_MODES, FaceConfig, Progress, SilenceConfig, VadConfig
 from ..errors import InputError
 
 log = logging.getLogger("musetalk")
@@ -66,6 +66,45 @@ def add_face_args(p: argparse.ArgumentParser, defaults: bool = True) -> None:
                    help="the same, right of the centre")
     p.add_argument("--no-smooth", action="store_true", default=None if not defaults else False,
                    help="turn off temporal smoothing of the crop box")
+
+
+def add_vad_args(p: argparse.ArgumentParser) -> None:
+    """The silence detector's settings (generate, avatar speak and score share them)."""
+    d = VadConfig()
+    p.add_argument("--silence-threshold-db", type=float, default=None,
+                   help=f"silent = this many dB below the loud end of the audio (default {d.threshold_db:g})")
+    p.add_argument("--min-silence", type=float, default=None,
+                   help=f"shortest silence in seconds; shorter pauses count as speech (default {d.min_silence_s:g})")
+
+
+def add_silence_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--silence", choices=SILENCE_MODES, default=None,
+                   help="close (default): the mouth closes in the audio's silent stretches, with a closed mouth "
+                        "taken from the video itself; keep: the model's frames throughout, as MuseTalk")
+    p.add_argument("--closed-frame", type=int, default=None,
+                   help="the video frame (from 0, at 25 fps) to take the closed mouth from (default: the one "
+                        "whose mouth is most closed)")
+    add_vad_args(p)
+
+
+def vad_config(ns: argparse.Namespace, base: VadConfig | None = None) -> VadConfig:
+    base = base or VadConfig()
+    threshold = getattr(ns, "silence_threshold_db", None)
+    min_silence = getattr(ns, "min_silence", None)
+    if min_silence is not None and min_silence <= 0:
+        raise InputError(f"--min-silence must be positive, got {min_silence:g}.")
+    return VadConfig(base.threshold_db if threshold is None else threshold,
+                     base.min_silence_s if min_silence is None else min_silence)
+
+
+def silence_config(ns: argparse.Namespace, base: SilenceConfig | None = None) -> SilenceConfig:
+    base = base or SilenceConfig()
+    closed = getattr(ns, "closed_frame", None)
+    if closed is not None and closed < 0:
+        raise InputError(f"--closed-frame must be 0 or more, got {closed}.")
+    mode = getattr(ns, "silence", None)
+    return SilenceConfig(mode=base.mode if mode is None else mode, vad=vad_config(ns, base.vad),
+                         closed_frame=base.closed_frame if closed is None else closed)
 
 
 def face_config(ns: argparse.Namespace, base: FaceConfig | None = None) -> FaceConfig:

@@ -7,21 +7,24 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from ..config import PARSING_MODES, FaceConfig, InferenceConfig
+from ..config import PARSING_MODES, SILENCE_MODES, FaceConfig, InferenceConfig, SilenceConfig, VadConfig
 from ..errors import InputError
 from .common import (
     add_batch_arg,
     add_face_args,
     add_model_args,
+    add_silence_args,
     build_pipeline_from_args,
     face_config,
     resolve_batch_size,
+    silence_config,
     tqdm_progress,
 )
 
 EXIT_INTERRUPTED = 130
 TASK_KEYS = {"video", "audio", "out", "bbox_shift", "extra_margin", "parsing_mode", "left_cheek_width",
-             "right_cheek_width", "smooth", "batch_size"}
+             "right_cheek_width", "smooth", "batch_size", "silence", "silence_threshold_db", "min_silence",
+             "closed_frame"}
 
 
 @dataclass
@@ -49,6 +52,7 @@ def register(sub: Any) -> None:
                         "jitter, quality outside/inside the blend region (see the score command)")
     add_model_args(g)
     add_face_args(g)
+    add_silence_args(g)
     g.set_defaults(func=cmd_generate)
 
 
@@ -87,7 +91,7 @@ def cmd_generate(ns: argparse.Namespace) -> int:
 
 def _tasks(ns: argparse.Namespace) -> list[Task]:
     """One task from --video/--audio/--out, or several from --tasks YAML (per-task overrides)."""
-    base = InferenceConfig(face=face_config(ns), batch_size=ns.batch_size)
+    base = InferenceConfig(face=face_config(ns), silence=silence_config(ns), batch_size=ns.batch_size)
     if ns.tasks:
         return load_tasks(Path(ns.tasks), base, Path(ns.out_dir or "results"))
     missing = [f"--{k}" for k in ("video", "audio", "out") if not getattr(ns, k)]
@@ -126,7 +130,11 @@ def load_tasks(path: Path, base: InferenceConfig, out_dir: Path) -> list[Task]:
             if problem:
                 raise InputError(f"Task {name!r} in {path}: {key} {problem} (got {value!r}).")
         face = FaceConfig(**{f.name: t.get(f.name, getattr(base.face, f.name)) for f in fields(FaceConfig)})
-        cfg = InferenceConfig(face=face, batch_size=t.get("batch_size", base.batch_size))
+        silence = SilenceConfig(mode=t.get("silence", base.silence.mode),
+                                vad=VadConfig(t.get("silence_threshold_db", base.silence.vad.threshold_db),
+                                              t.get("min_silence", base.silence.vad.min_silence_s)),
+                                closed_frame=t.get("closed_frame", base.silence.closed_frame))
+        cfg = InferenceConfig(face=face, silence=silence, batch_size=t.get("batch_size", base.batch_size))
         out = t.get("out") or _default_out(out_dir, name)
 
         def rel(p: str) -> Path:  # paths in the YAML are relative to the YAML
@@ -137,7 +145,8 @@ def load_tasks(path: Path, base: InferenceConfig, out_dir: Path) -> list[Task]:
 
 
 # Each task key's type and lowest value (None: any); every task is checked before anything runs.
-_INT_KEYS = {"bbox_shift": None, "extra_margin": 0, "left_cheek_width": 0, "right_cheek_width": 0, "batch_size": 1}
+_INT_KEYS = {"bbox_shift": None, "extra_margin": 0, "left_cheek_width": 0, "right_cheek_width": 0, "batch_size": 1,
+             "closed_frame": 0}
 _PATH_KEYS = ("video", "audio", "out")
 
 
@@ -152,6 +161,13 @@ def _bad_value(key: str, value: Any) -> str | None:
         return f"must be one of {', '.join(PARSING_MODES)}"
     if key == "smooth" and not isinstance(value, bool):
         return "must be true or false"
+    if key == "silence" and value not in SILENCE_MODES:
+        return f"must be one of {', '.join(SILENCE_MODES)}"
+    if key in ("silence_threshold_db", "min_silence") and (isinstance(value, bool)
+                                                            or not isinstance(value, (int, float))):
+        return "must be a number"
+    if key == "min_silence" and value <= 0:
+        return "must be positive"
     if key in _PATH_KEYS and not (isinstance(value, str) and value) and not (key == "out" and value is None):
         return "must be a file path"
     return None

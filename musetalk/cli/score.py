@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..weights import resolve_weights_dir
-from .common import WEIGHTS_HELP, add_face_args, face_config
+from .common import WEIGHTS_HELP, add_face_args, add_vad_args, face_config, vad_config
 
 AUTO = "auto"
 
@@ -24,9 +24,7 @@ def register(sub: Any) -> None:
     p.add_argument("--vshift", type=int, default=15, help="SyncNet offset search, frames either way "
                                                           "(15 as LatentSync; 10 as Wav2Lip's tables)")
     p.add_argument("--max-shift", type=int, default=15, help="offline offset search, frames either way (15 = 600 ms)")
-    p.add_argument("--silence-threshold-db", type=float, default=None,
-                   help="silent = this many dB below the loud end of the audio (default 30)")
-    p.add_argument("--min-silence", type=float, default=None, help="shortest silence in seconds (default 0.2)")
+    add_vad_args(p)
     p.add_argument("--weights", help=WEIGHTS_HELP)
     p.add_argument("--device", default="cpu", help="device for SyncNet (cpu, cuda, ...)")
     p.add_argument("--json", help="also write the report as JSON here")
@@ -43,15 +41,8 @@ def score_config(ns: argparse.Namespace):  # -> ScoreConfig
     from ..errors import InputError
     from ..score.offset import SyncConfig
     from ..score.report import ScoreConfig
-    from ..score.speech import VadConfig
 
-    vad = VadConfig()
-    if getattr(ns, "silence_threshold_db", None) is not None:
-        vad.threshold_db = ns.silence_threshold_db
-    if getattr(ns, "min_silence", None) is not None:
-        if ns.min_silence <= 0:
-            raise InputError(f"--min-silence must be positive, got {ns.min_silence}.", None)
-        vad.min_silence_s = ns.min_silence
+    vad = vad_config(ns)
     max_shift = getattr(ns, "max_shift", 15)
     if not 1 <= max_shift <= 50:
         raise InputError(f"--max-shift must be between 1 and 50 frames, got {max_shift}.", None)

@@ -46,7 +46,7 @@ def write_plot(report: ScoreReport, out: str | os.PathLike[str]) -> Path:
     bottom.plot(lags, sync.curve, color="#2e7d32", lw=1.4, marker="o", ms=3)
     bottom.axvline(0, color="0.6", lw=0.8)
     colour = "#2e7d32" if sync.confident else "#e65100"
-    label = f"offset {sync.offset_ms:+.0f} ms" if sync.confident else "offset not confident"
+    label = f"offset {sync.offset_ms:+.0f} ms" if sync.confident else "best match (not confident)"
     bottom.axvline(sync.offset_ms if sync.confident else lags[int(np.argmax(sync.curve))], color=colour, ls="--",
                    label=label)
     bottom.set_xlabel("audio offset (ms; > 0: audio late)")

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from musetalk.config import FPS, FaceConfig, Progress, no_progress
+from musetalk.config import FPS, FaceConfig, Progress, VadConfig, no_progress
 from musetalk.errors import InputError, NoFaceError
 from musetalk.face.track import FaceTracker
 from musetalk.media.audio import load_audio
@@ -27,7 +27,7 @@ from musetalk.media.video import iter_frames
 from musetalk.score.mouth import MouthTrack, mouth_track
 from musetalk.score.offset import SyncConfig, SyncEstimate, estimate_sync
 from musetalk.score.quality import QualityMeter, box_motion, finite_mean, region_mask
-from musetalk.score.speech import VadConfig, silent_frames, silent_stretches, speech_track
+from musetalk.score.speech import silent_frames, silent_stretches, speech_track
 
 PathLike = str | os.PathLike[str]
 

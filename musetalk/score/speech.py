@@ -9,23 +9,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from musetalk.config import AUDIO_SAMPLE_RATE, FPS
+from musetalk.config import AUDIO_SAMPLE_RATE, FPS, VadConfig
 
 _WIN, _HOP = 400, 160  # 25 ms and 10 ms at 16 kHz
 _FLOOR_DB = 50.0  # energies are clipped this far below their loudest frame, so digital silence does not dominate
-
-
-@dataclass
-class VadConfig:
-    """The energy voice-activity detector.
-
-    threshold_db: a frame is silent when its level is this far below the loud end of the clip (its 95th
-        percentile), or below -60 dBFS whatever the clip.
-    min_silence_s: shorter pauses (between words) count as speech.
-    """
-
-    threshold_db: float = 30.0
-    min_silence_s: float = 0.2
 
 
 @dataclass

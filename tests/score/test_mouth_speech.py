@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from musetalk.score.mouth import INNER_LIP, fill_gaps, mouth_opening, mouth_track
-from musetalk.score.speech import VadConfig, silent_frames, silent_stretches, speech_track
+from musetalk.config import VadConfig
+from musetalk.score.speech import silent_frames, silent_stretches, speech_track
 
 
 def _face(open_px: float, scale: float = 1.0, shift: float = 0.0) -> np.ndarray:
