@@ -71,12 +71,13 @@ def cmd_avatar(ns: argparse.Namespace) -> int:
     try:
         if ns.avatar_cmd == "prepare":
             av = Avatar.prepare(pipe, ns.video, root, face_config(ns), ns.batch_size, update, checked=checked)
-            print(f"prepared avatar {av.name}: {len(av.store)} frames in {av.root}")
+            done = f"prepared avatar {av.name}: {len(av.store)} frames in {av.root}"
         else:
             av = Avatar.load(pipe, root)
             out = av.speak_to_file(ns.audio, ns.out, InferenceConfig(batch_size=ns.batch_size,
                                                                   silence=silence_config(ns)), update, checked)
-            print(f"wrote {out}")
+            done = f"wrote {out}"
     finally:
-        close()
+        close()  # before the last line: it must not share a line with the bar
+    print(done)
     return 0

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -152,29 +153,44 @@ def build_pipeline_from_args(ns: argparse.Namespace):
     """The pipeline for the model options of ``ns`` (one factory: ``pipeline.build_pipeline``)."""
     from ..pipeline import build_pipeline
 
+    print("loading models…", file=sys.stderr, flush=True)  # seconds to a minute of silence otherwise
     quiet_libraries(ns)
     return build_pipeline(ns.weights, ns.device, ns.dtype, finetuned_path(ns), compile=ns.compile)
 
 
+# Stages that are one step (no count to show): one line when they start, instead of a bar at 0% and a rate
+# made of one step in microseconds.
+ONE_STEP_LABELS = {"audio": "reading the audio", "encode": "writing the video"}
+UNITS = {"lip-sync": "frame", "prepare": "frame", "faces": "frame", "train": "step"}
+
+
 def tqdm_progress() -> tuple[Progress, Callable[[], None]]:
-    """A progress callback drawing one tqdm bar per stage, and a function closing the last bar."""
+    """A progress callback drawing one tqdm bar per counted stage (its rate and time left), one line for a
+    one-step stage, and a function that ends the last bar on its own line (so "wrote ..." starts a new one)."""
     from tqdm import tqdm
 
-    bars: dict[str, Any] = {}
-
-    def update(stage: str, done: int, total: int) -> None:
-        bar = bars.get(stage)
-        if bar is None:
-            for other in bars.values():
-                other.close()
-            bars.clear()
-            bar = bars[stage] = tqdm(total=total, desc=stage, unit="frame", leave=False, dynamic_ncols=True)
-        bar.total = max(total, done)
-        bar.n = done
-        bar.refresh()
+    current: dict[str, Any] = {"stage": None, "bar": None}
 
     def close() -> None:
-        for b in bars.values():
-            b.close()
+        if current["bar"] is not None:
+            current["bar"].close()
+            current["bar"] = None
+
+    def update(stage: str, done: int, total: int) -> None:
+        if stage != current["stage"]:
+            close()
+            current["stage"] = stage
+            if total <= 1:
+                print(f"{ONE_STEP_LABELS.get(stage, stage)}…", file=sys.stderr, flush=True)
+                return
+            # initial=done: the rate counts from here, not the work done before the first report.
+            current["bar"] = tqdm(total=total, initial=done, desc=stage, unit=UNITS.get(stage, "step"), leave=True,
+                                  dynamic_ncols=True, smoothing=0.1)
+            return
+        bar = current["bar"]
+        if bar is None:  # a one-step stage, already announced
+            return
+        bar.total = max(total, done)
+        bar.update(done - bar.n)
 
     return update, close
