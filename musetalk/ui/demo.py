@@ -34,6 +34,12 @@ CSS = """
              border: 1px solid color-mix(in srgb, #22c55e 55%, var(--background-fill-primary)); }
 .picker-row { align-items: flex-end; }
 .compact-btn { align-self: flex-end; margin-bottom: 8px; }
+/* A phone (412 px): gradio moves the tabs that do not fit into a "more" menu, where nobody finds them; tighter
+   tab buttons keep all three in sight (gradio measures a hidden copy of the same buttons, so this counts). */
+@media (max-width: 480px) {
+  .gradio-container { padding-left: 8px !important; padding-right: 8px !important; }
+  .tab-container button { padding-left: 6px !important; padding-right: 6px !important; font-size: 0.85em; }
+}
 """
 
 

@@ -41,8 +41,10 @@ def build_weights_banner(ctx: AppContext, demo: gr.Blocks) -> None:
     state = DownloadState()
     with gr.Row(elem_id="weights-banner", elem_classes=["banner", "ok" if ready else "warn"]):
         status = gr.Markdown(status_markdown(ctx), elem_id="weights-status")
-        download_btn = gr.Button("Download weights", variant="primary", visible=not ready, scale=0,
-                                 min_width=180, elem_id="weights-download")
+        # Enabled by the page-load status check: a click before it answered raced it for the banner, and a
+        # check computed before a fast failure could arrive after it and hide it.
+        download_btn = gr.Button("Download weights", variant="primary", visible=not ready, interactive=False,
+                                 scale=0, min_width=180, elem_id="weights-download")
 
     def fetch(progress=gr.Progress(track_tqdm=True)):
         """Download the missing official weights; returns the new status text."""
@@ -65,7 +67,8 @@ def build_weights_banner(ctx: AppContext, demo: gr.Blocks) -> None:
     def check():
         """The weights status, as Markdown."""
         missing = bool(missing_files(ctx.weights_dir))
-        return status_markdown(ctx, error=state.error if missing else None), gr.update(visible=missing)
+        return (status_markdown(ctx, error=state.error if missing else None),
+                gr.update(visible=missing, interactive=True))
 
     download_btn.click(fetch, None, [status, download_btn], api_name="download_weights",
                        concurrency_id="download", concurrency_limit=1)

@@ -34,8 +34,14 @@ def test_banner_names_missing_files_and_offline_download_fails_cleanly(app_witho
     text = banner.inner_text()
     for wf in REQUIRED:
         assert wf.alternatives[0] in text
-    page.click("#weights-download")
-    banner.get_by_text("The download failed").wait_for(timeout=120_000)
+    page.click("#weights-download")  # waits until the page-load status check has enabled it
+    try:
+        banner.get_by_text("The download failed").wait_for(timeout=120_000)
+    except Exception as exc:  # keep what tells why: the page and the server's log
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "weights-download-failure.png"), full_page=True)
+        raise AssertionError(f"{exc}\nbanner: {banner.inner_text()}\n--- app log ---\n"
+                             f"{app_without_weights.log_text()[-3000:]}") from exc
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "weights-missing-download-failed.png"), full_page=True)
     text = banner.inner_text()
