@@ -135,9 +135,9 @@ def test_avatar_speech_keeps_the_callers_settings_but_its_face(pipe, face_clip, 
     seen = []
 
     class Spy(avatar_module.RenderLoop):
-        def __init__(self, renderer, items, windows, cfg, cache, progress) -> None:
+        def __init__(self, renderer, items, windows, cfg, cache, progress, closer=None) -> None:
             seen.append(cfg)
-            super().__init__(renderer, items, windows, cfg, cache, progress)
+            super().__init__(renderer, items, windows, cfg, cache, progress, closer)
 
     av = Avatar.prepare(pipe, face_clip, tmp_path / "me", face_cfg=FaceConfig(extra_margin=4))
     monkeypatch.setattr(avatar_module, "RenderLoop", Spy)
