@@ -43,7 +43,7 @@ def _serve(args: argparse.Namespace) -> None:
                         handlers=[logging.StreamHandler(), logging.FileHandler(log_path)])
 
     from musetalk.ui import AppContext, build_demo
-    from musetalk.ui.demo import CSS, THEME
+    from musetalk.ui.demo import CSS, JS, THEME
 
     ctx = AppContext(
         weights_dir=resolve_weights_dir(args.weights).resolve(),
@@ -56,7 +56,7 @@ def _serve(args: argparse.Namespace) -> None:
         assets_dir=Path(__file__).resolve().parent / "assets",
     )
     demo = build_demo(ctx)
-    demo.launch(server_name=args.host, server_port=args.port, share=args.share, theme=THEME, css=CSS,
+    demo.launch(server_name=args.host, server_port=args.port, share=args.share, theme=THEME, css=CSS, js=JS,
                 allowed_paths=[str(outputs)], ssr_mode=False, footer_links=["api", "gradio"])
 
 

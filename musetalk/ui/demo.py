@@ -42,6 +42,27 @@ CSS = """
 }
 """
 
+# gradio's own sentence for a wrong upload lists MIME types ("Only audio/aac,audio/midi,... allowed"): the page
+# says it in its own words instead. Runs once on page load (``launch(js=JS)``).
+JS = """() => {
+  const takes = {audio: "a speech recording (wav, mp3, m4a, ...)", video: "a video (mp4, mov, mkv, ...)",
+                 image: "a photo (png, jpg, webp, ...)"};
+  const fix = (root) => {
+    if (!root) return;
+    const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+    for (let t = walker.nextNode(); t; t = walker.nextNode()) {
+      const m = t.data.match(/Invalid file types?: (.+?)\\. Only (.+?) allowed\\.?/);
+      if (!m) continue;
+      const kind = /video\\//.test(m[2]) ? "video" : /image\\//.test(m[2]) ? "image" : "audio";
+      t.data = `${m[1]} cannot go in this box: it takes ${takes[kind]}.`;
+    }
+  };
+  new MutationObserver((changes) => changes.forEach((c) => {
+    if (c.type === "characterData") fix(c.target.parentNode);
+    c.addedNodes.forEach((n) => fix(n.nodeType === 1 ? n : n.parentNode));
+  })).observe(document.body, {childList: true, subtree: true, characterData: true});
+}"""
+
 
 def build_demo(ctx: AppContext) -> gr.Blocks:
     """The app: weights banner, model picker, and the Generate / Real-time avatar / Fine-tune tabs."""

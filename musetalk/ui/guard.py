@@ -19,6 +19,7 @@ import gradio as gr
 
 from ..errors import MuseTalkError
 from .jobs import JobCancelled
+from .messages import for_page
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +30,8 @@ def _to_gr_error(exc: BaseException, log_path: Path | None, action: str) -> gr.E
     if isinstance(exc, gr.Error):
         return exc
     if isinstance(exc, MuseTalkError):
-        log.info("%s: refused: %s", action, exc)
-        return gr.Error(str(exc), title="Cannot do that", print_exception=False)
+        log.info("%s: refused: %s", action, exc)  # the server log keeps the full paths
+        return gr.Error(for_page(str(exc)), title="Cannot do that", print_exception=False)
     log.exception("unexpected error in the app (%s)", action)  # the traceback, once, in the console and the log
     where = f" The details were written to {log_path}." if log_path else " The details are in the app's log."
     return gr.Error(f"Something went wrong ({type(exc).__name__}).{where}", title="Unexpected error",

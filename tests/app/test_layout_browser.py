@@ -3,7 +3,7 @@ scrolling and no hidden tabs. Screenshots go to test-artifacts/."""
 from __future__ import annotations
 
 import pytest
-from app_helpers import ARTIFACTS
+from app_helpers import ARTIFACTS, ROOT
 
 pytestmark = pytest.mark.browser
 
@@ -44,3 +44,28 @@ def test_phone_width_layout_has_no_sideways_scroll_or_hidden_tabs(app, browser):
             assert layout["scroll"] <= layout["client"], (tab, layout)
     finally:
         context.close()
+
+
+def test_wrong_and_corrupt_uploads_read_in_the_page_words(app, page, tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a recording")
+    broken = tmp_path / "holiday clip.mp4"
+    broken.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x17" * 4000)  # an mp4 header, then garbage
+    page.goto(app.url)
+    page.wait_for_selector("#gen-generate")
+    page.locator("#gen-audio input[type=file]").set_input_files(str(notes))
+    page.get_by_text("notes.txt cannot go in this box: it takes a speech recording").first.wait_for(timeout=30_000)
+    page.screenshot(path=str(ARTIFACTS / "upload-wrong-type.png"), full_page=True)
+    assert "audio/aac" not in page.inner_text("body")
+
+    page.locator("#gen-video input[type=file]").set_input_files(str(broken))
+    page.locator("#gen-audio input[type=file]").set_input_files(str(ROOT / "assets" / "speech.wav"))
+    page.wait_for_timeout(1500)
+    page.click("#gen-generate")
+    toast = page.get_by_text("holiday clip.mp4").first
+    toast.wait_for(timeout=120_000)
+    page.screenshot(path=str(ARTIFACTS / "upload-corrupt-video.png"), full_page=True)
+    text = page.inner_text("body")
+    assert "holiday clip.mp4" in text and "/holiday clip.mp4" not in text  # the name, not the upload's path
+    assert "gradio/" not in text
+    assert "moov atom" not in text and "Invalid data found" not in text

@@ -101,3 +101,36 @@ def test_loss_plot_draws_every_series_in_its_colour_with_whole_step_ticks():
     shown = [t for t in ticks if fig.axes[0].get_xlim()[0] <= t <= fig.axes[0].get_xlim()[1]]
     assert shown and all(float(t).is_integer() for t in shown), shown
     assert loss_figure([]) is None
+
+
+@pytest.mark.parametrize(("library", "page"), [
+    ("/tmp/gradio/3f2a9c/interview.mp4 has no audio track (this video contains no sound).",
+     "interview.mp4 has no audio track (this video contains no sound)."),
+    ("/tmp/gradio/ab12/My clip.mp4 has no audio track.", "My clip.mp4 has no audio track."),
+    ("/tmp/gradio/77/broken.mp4 could not be opened as media: moov atom not found. Use a video (mp4, mov, mkv, "
+     "...), an image (png, jpg, webp, bmp) or an audio file (wav, mp3, m4a, ...).",
+     "broken.mp4 could not be opened as media: it is damaged or not a media file. Use a video (mp4, mov, mkv, "
+     "...), an image (png, jpg, webp, bmp) or an audio file (wav, mp3, m4a, ...)."),
+    ("ffmpeg failed while decoding /tmp/gradio/1/cut.mp4 after 12 frames: Invalid NAL unit size. Try another.",
+     "The video cut.mp4 could not be read past frame 12: the file looks damaged. Try another."),
+    ("Weights are missing in /srv/w: musetalkV15/unet.pth. Run `python -m musetalk weights download --dir /srv/w` "
+     "(about 3.5 GB) to fetch the official weights.",
+     "Weights are missing in w: musetalkV15/unet.pth. Press Download weights at the top of the page."),
+    ("The clip has no sound. Pass the speech with --audio, or use a clip recorded with sound.",
+     "The clip has no sound. Upload its speech in the optional speech box, or use a clip recorded with sound."),
+])
+def test_messages_use_the_file_name_and_the_page_words(library, page):
+    from musetalk.ui.messages import for_page
+
+    assert for_page(library) == page
+
+
+def test_the_page_shows_the_page_words_and_the_log_keeps_the_path(caplog):
+    @user_errors()
+    def generate():
+        raise InputError("/tmp/gradio/9/face.mov has no video stream (it holds only sound).")
+
+    with caplog.at_level(logging.INFO, logger="musetalk.ui.guard"), pytest.raises(gr.Error) as info:
+        generate()
+    assert info.value.message == "face.mov has no video stream (it holds only sound)."
+    assert "/tmp/gradio/9/face.mov" in caplog.text
