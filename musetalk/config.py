@@ -1,11 +1,14 @@
 """Dataclass configs: per-request inference settings, the choice lists, and the model architectures."""
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 FPS = 25
+from .errors import InputError
+
 AUDIO_SAMPLE_RATE = 16000
 CROP_SIZE = 256
 LATENT_SCALE = 0.18215
@@ -36,6 +39,37 @@ class FaceConfig:
     right_cheek_width: int = 90
     smooth: bool = True  # temporal smoothing of the crop box, against jitter
 
+    face: str = "largest"  # which face to sync: "largest", "N" (0 = leftmost) or "X,Y" (the face at that pixel)
+
+    def __post_init__(self) -> None:
+        parse_face_choice(self.face)  # a bad value fails when the settings are made, before any work
+
+
+FACE_CHOICE_HELP = ("which face to sync: largest (default), N (0 = the leftmost face in the first frame with faces) "
+                    "or X,Y (the face at that pixel of that frame)")
+
+
+@dataclass(frozen=True)
+class FaceChoice:
+    """A parsed ``FaceConfig.face``: kind "largest", "index" (``index``) or "point" (``point``, x, y pixels)."""
+
+    kind: Literal["largest", "index", "point"] = "largest"
+    index: int = 0
+    point: tuple[int, int] = (0, 0)
+
+
+def parse_face_choice(text: object) -> FaceChoice:
+    """The one place a face choice is read; anything else is an InputError of one sentence."""
+    value = str(text).strip().lower() if isinstance(text, (str, int)) and not isinstance(text, bool) else None
+    if value == "largest":
+        return FaceChoice()
+    if value is not None and re.fullmatch(r"[0-9]+", value):
+        return FaceChoice("index", index=int(value))
+    point = re.fullmatch(r"([0-9]+)\s*,\s*([0-9]+)", value or "")
+    if point:
+        return FaceChoice("point", point=(int(point[1]), int(point[2])))
+    raise InputError(f"The face choice {text!r} is not valid: use largest, a face number (0 = leftmost) "
+                     "or a pixel X,Y inside the face.")
 
 SILENCE_MODES: tuple[str, ...] = ("close", "keep")
 
