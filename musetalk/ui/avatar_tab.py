@@ -109,6 +109,11 @@ def build_avatar_tab(ctx: AppContext, model: gr.Dropdown, demo: gr.Blocks) -> No
                                         elem_classes=["compact-btn"])
                 delete_btn = gr.Button("Delete", variant="stop", size="sm", scale=1, min_width=90, elem_id="av-delete",
                                        elem_classes=["compact-btn"])
+            # Deleting throws away minutes of preparation: the page asks first.
+            with gr.Row(visible=False, elem_id="av-delete-confirm") as confirm_row:
+                confirm_text = gr.Markdown()
+                confirm_btn = gr.Button("Yes, delete it", variant="stop", size="sm", elem_id="av-delete-yes")
+                keep_btn = gr.Button("Keep it", size="sm", elem_id="av-delete-no")
             speak_audio = gr.Audio(label="Speech", sources=["upload", "microphone"], type="filepath",
                                    elem_id="av-audio")
             if ctx.asset("speech.wav"):
@@ -129,7 +134,17 @@ def build_avatar_tab(ctx: AppContext, model: gr.Dropdown, demo: gr.Blocks) -> No
                          api_name="prepare_avatar")
     refresh_btn.click(refresh, avatar_list, avatar_list, api_name="list_avatars", concurrency_limit=None)
     demo.load(refresh, avatar_list, avatar_list, api_visibility="private", concurrency_limit=None)
-    delete_btn.click(delete, avatar_list, avatar_list, api_name="delete_avatar", concurrency_limit=None)
+    def ask(name):
+        if not name:
+            gr.Info("Pick an avatar in the list first.")
+            return gr.update(visible=False), gr.update()
+        return gr.update(visible=True), f"Delete the avatar **{name}**? Its prepared frames are removed for good."
+
+    delete_btn.click(ask, avatar_list, [confirm_row, confirm_text], queue=False, api_visibility="private")
+    keep_btn.click(lambda: gr.update(visible=False), None, confirm_row, queue=False, api_visibility="private")
+    confirm_btn.click(lambda: gr.update(visible=False), None, confirm_row, queue=False,
+                      api_visibility="private").then(delete, avatar_list, avatar_list, api_name="delete_avatar",
+                                                     concurrency_limit=None)
     # The progress shows on the final video's box: over the Live box it would hide the frames it streams.
     controls.with_cancel(ctx, speak_btn.click, speak_cancel, speak, [avatar_list, speak_audio, speak_batch, model],
                          [live, final], api_name="speak", clear=[live, final], show_progress_on=[final])

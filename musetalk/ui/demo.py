@@ -10,6 +10,7 @@ from .context import AppContext
 from .controls import model_choices, model_picker
 from .finetune import build_finetune_tab
 from .generate_tab import build_generate_tab
+from .results import build_results
 from .weights_banner import build_weights_banner
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,7 @@ def build_demo(ctx: AppContext) -> gr.Blocks:
                 build_avatar_tab(ctx, model, demo)
             with gr.Tab("Fine-tune on my clip", id="finetune", elem_id="tab-finetune"):
                 build_finetune_tab(ctx, demo)
+        build_results(ctx, demo)
         gr.Markdown(f"Device: `{device_line(ctx)}` · weights: `{ctx.weights_dir}` · "
                     "Check, Generate, Prepare and Speak run one at a time (your place in the queue is shown "
                     "while you wait); a fine-tune run trains in the background beside them, one run at a time.",

@@ -14,6 +14,7 @@ from .context import AppContext
 from .guard import on_gpu, user_errors
 from .outputs import new_output
 from .progress import bridge
+from .results import record_source
 from .score_panel import attach_scores, build_score_panel
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,7 @@ def build_generate_tab(ctx: AppContext, model: gr.Dropdown) -> None:
             pipeline = ctx.pipeline(model_name)
             out = new_output(ctx.outputs_dir, Path(face).stem)
             pipeline.generate(face, audio, out, cfg, progress=bridge(progress, cancel))
+        record_source(out, face)  # for the before/after view of Past results
         return str(out)
 
     with gr.Row(equal_height=False):

@@ -99,7 +99,15 @@ def test_avatar_tab_prepares_lists_streams_and_deletes(app, media, page):
     assert len(before_final) >= 2, watch
     assert info["error"] is None and abs(info["duration"] - probe(media["audio"]).duration) < 0.1
 
+    page.click("#av-delete")  # the page asks first; "Keep it" keeps it
+    page.get_by_text("Delete the avatar browser-test?").wait_for()
+    page.click("#av-delete-no")
+    page.locator("#av-delete-confirm").wait_for(state="hidden")
+    assert (app.outputs.parent / "avatars" / "browser-test").is_dir()
     page.click("#av-delete")
+    page.get_by_text("Delete the avatar browser-test?").wait_for()
+    shot(page, "tab-avatar-delete-confirm")
+    page.click("#av-delete-yes")
     page.get_by_text("Avatar 'browser-test' was deleted").wait_for()
     assert not (app.outputs.parent / "avatars" / "browser-test").exists()
     page.click("#av-list")
