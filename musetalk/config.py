@@ -6,10 +6,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-FPS = 25
 from .errors import InputError
 
 AUDIO_SAMPLE_RATE = 16000
+FPS = 25
 CROP_SIZE = 256
 LATENT_SCALE = 0.18215
 
@@ -38,11 +38,12 @@ class FaceConfig:
     left_cheek_width: int = 90
     right_cheek_width: int = 90
     smooth: bool = True  # temporal smoothing of the crop box, against jitter
-
     face: str = "largest"  # which face to sync: "largest", "N" (0 = leftmost) or "X,Y" (the face at that pixel)
 
     def __post_init__(self) -> None:
-        parse_face_choice(self.face)  # a bad value fails when the settings are made, before any work
+        # A bad value fails when the settings are made, before any work; a good one is kept in one spelling
+        # (YAML gives 1 for "1"), so that avatar meta and comparisons see the same text.
+        self.face = parse_face_choice(self.face).text
 
 
 FACE_CHOICE_HELP = ("which face to sync: largest (default), N (0 = the leftmost face in the first frame with faces) "
@@ -58,6 +59,11 @@ class FaceChoice:
     point: tuple[int, int] = (0, 0)
 
 
+    @property
+    def text(self) -> str:
+        """The choice as ``FaceConfig.face`` spells it: "largest", "1", "640,360"."""
+        return {"largest": "largest", "index": str(self.index), "point": f"{self.point[0]},{self.point[1]}"}[self.kind]
+
 def parse_face_choice(text: object) -> FaceChoice:
     """The one place a face choice is read; anything else is an InputError of one sentence."""
     value = str(text).strip().lower() if isinstance(text, (str, int)) and not isinstance(text, bool) else None
@@ -72,6 +78,7 @@ def parse_face_choice(text: object) -> FaceChoice:
                      "or a pixel X,Y inside the face.")
 
 SILENCE_MODES: tuple[str, ...] = ("close", "keep")
+
 
 
 @dataclass
