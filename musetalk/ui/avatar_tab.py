@@ -75,7 +75,7 @@ def build_avatar_tab(ctx: AppContext, model: gr.Dropdown, demo: gr.Blocks) -> No
             checked = check_speech(audio, out)
             cfg = InferenceConfig(batch_size=int(batch_size))
             shown = 0.0
-            frames = avatar.speak(checked, cfg, bridge(progress, cancel))
+            frames = avatar.speak(checked, cfg, bridge(progress, cancel, ctx.speed))
             for frame in stream_to_file(frames, out, avatar.size, checked, sar=avatar.sar):
                 now = time.monotonic()
                 if now - shown >= LIVE_INTERVAL_S:
@@ -123,6 +123,7 @@ def build_avatar_tab(ctx: AppContext, model: gr.Dropdown, demo: gr.Blocks) -> No
             with gr.Row():
                 speak_btn = gr.Button("Speak", variant="primary", elem_id="av-speak")
                 speak_cancel = controls.cancel_button(ctx, "av-speak-cancel")
+            controls.time_estimate(ctx, speak_audio, "av-estimate")
             live = gr.Image(label="Live (frames as they are made)", interactive=False, format="jpeg",
                             elem_id="av-live", height=300)
             final = gr.Video(label="Final video with sound", interactive=False, elem_id="av-final",

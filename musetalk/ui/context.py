@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import InputError
+from .estimate import SpeedLog
 from .jobs import DeviceJobs
 
 if TYPE_CHECKING:
@@ -34,6 +35,7 @@ class AppContext:
     assets_dir: Path | None = None  # the demo inputs offered as examples (app.py passes the project's assets/)
     log_path: Path | None = None  # where unexpected errors are logged, named in the UI's error message
     jobs: DeviceJobs = field(default_factory=DeviceJobs, init=False, repr=False)  # Cancel, per browser session
+    speed: SpeedLog = field(default_factory=SpeedLog, init=False, repr=False)  # for the time estimates
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _pipeline: LipSyncPipeline | None = field(default=None, init=False, repr=False)
     _loaded_key: str | None = field(default=None, init=False, repr=False)

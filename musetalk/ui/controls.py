@@ -121,6 +121,27 @@ def cancel_button(ctx: AppContext, elem_id: str) -> gr.Button:
     return button
 
 
+def time_estimate(ctx: AppContext, audio: gr.Audio, elem_id: str) -> gr.Markdown:
+    """A line that says, once speech is uploaded and before anything runs, how long the lip-sync will take here."""
+    from ..errors import MuseTalkError
+    from ..media import probe
+    from .estimate import estimate_text
+
+    note = gr.Markdown("", elem_id=elem_id, elem_classes=["hint"])
+
+    def update(path: str | None) -> str:
+        if not path:
+            return ""
+        try:
+            seconds = probe(path).duration
+        except MuseTalkError:  # a wrong file: its own message says so when the job starts
+            return ""
+        return estimate_text(seconds, ctx.speed.fps)
+
+    audio.change(update, audio, note, queue=False, api_visibility="private")
+    return note
+
+
 def with_cancel(ctx: AppContext, trigger: Callable[..., Any], cancel_btn: gr.Button, fn: Callable[..., Any],
                 inputs: list[Any], outputs: Any, api_name: str, clear: Sequence[Any] = (),
                 **kwargs: Any) -> None:

@@ -54,7 +54,7 @@ def build_generate_tab(ctx: AppContext, model: gr.Dropdown) -> None:
             progress(0, desc="Loading the model")
             pipeline = ctx.pipeline(model_name)
             out = new_output(ctx.outputs_dir, Path(face).stem)
-            pipeline.generate(face, audio, out, cfg, progress=bridge(progress, cancel))
+            pipeline.generate(face, audio, out, cfg, progress=bridge(progress, cancel, ctx.speed))
         record_source(out, face)  # for the before/after view of Past results
         return str(out)
 
@@ -73,6 +73,7 @@ def build_generate_tab(ctx: AppContext, model: gr.Dropdown) -> None:
                 check_btn = gr.Button("Check parameters", variant="secondary", elem_id="gen-check")
                 generate_btn = gr.Button("Generate", variant="primary", elem_id="gen-generate")
                 cancel_btn = controls.cancel_button(ctx, "gen-cancel")
+            controls.time_estimate(ctx, audio, "gen-estimate")
             face_jpg, speech_wav = ctx.asset("face.jpg"), ctx.asset("speech.wav")
             if face_jpg and speech_wav:
                 gr.Examples(

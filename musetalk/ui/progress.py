@@ -8,6 +8,7 @@ import time
 import gradio as gr
 
 from ..config import Progress
+from .estimate import SpeedLog
 from .jobs import checked
 
 STAGES = {
@@ -26,9 +27,11 @@ def remaining_text(seconds: float) -> str:
     return f"about {round(seconds / 60)} min left"
 
 
-def bridge(progress: gr.Progress, cancel: threading.Event | None = None) -> Progress:
+def bridge(progress: gr.Progress, cancel: threading.Event | None = None,
+           speed: SpeedLog | None = None) -> Progress:
     """A library progress callback that shows e.g. "Lip-syncing: 24/100 frames · about 40 s left" in the page;
-    with ``cancel``, it raises JobCancelled at the first report after the event is set."""
+    with ``cancel``, it raises JobCancelled at the first report after the event is set; with ``speed``, a finished
+    lip-sync stage records its frames per second there (for the estimates before the next run)."""
     started: dict[str, tuple[float, int]] = {}  # stage -> (time and count of its first report)
 
     def report(stage: str, done: int, total: int) -> None:
@@ -39,6 +42,8 @@ def bridge(progress: gr.Progress, cancel: threading.Event | None = None) -> Prog
         left = ""
         if now - t0 >= ETA_AFTER_S and done > d0:
             left = " · " + remaining_text((now - t0) / (done - d0) * (total - done))
+        if speed is not None and stage == "lip-sync" and done >= total:
+            speed.record(done - d0, now - t0)
         progress((min(done, total), total), desc=f"{label}: {done}/{total} {unit}{left}", unit=unit)
 
     return report if cancel is None else checked(report, cancel)

@@ -2,6 +2,8 @@
 scrolling and no hidden tabs. Screenshots go to test-artifacts/."""
 from __future__ import annotations
 
+import re
+
 import pytest
 from app_helpers import ARTIFACTS, ROOT
 
@@ -19,6 +21,8 @@ def test_the_example_fills_the_visible_face_and_speech_inputs(app, page):
     assert page.locator("#gen-image img").is_visible(), "the photo loaded into a tab that is not shown"
     assert not page.locator("#gen-video").is_visible()
     assert "face" in (page.locator("#gen-image img").get_attribute("src") or "")
+    # Before anything runs, the page says what the speech means in work (and, after a run, in time).
+    page.locator("#gen-estimate").get_by_text(re.compile(r"4\.1 s of speech: 103 frames")).wait_for(timeout=30_000)
 
 
 PHONE_JS = """() => ({scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth,

@@ -134,3 +134,30 @@ def test_the_page_shows_the_page_words_and_the_log_keeps_the_path(caplog):
         generate()
     assert info.value.message == "face.mov has no video stream (it holds only sound)."
     assert "/tmp/gradio/9/face.mov" in caplog.text
+
+
+def test_time_estimate_before_and_after_the_first_run():
+    from musetalk.ui.estimate import SpeedLog, estimate_text
+
+    speed = SpeedLog()
+    assert "The first run measures" in estimate_text(4.14, speed.fps)
+    speed.record(100, 10.0)
+    assert estimate_text(4.14, speed.fps) == ("4.1 s of speech: 103 frames, about 10 s here (measured 10.0 "
+                                              "frames/s; the first run also loads the model).")
+    speed.record(100, 5.0)
+    assert speed.fps == 15.0  # follows the newer run
+
+
+def test_the_bridge_records_the_lip_sync_speed(monkeypatch):
+    from musetalk.ui import progress as progress_mod
+    from musetalk.ui.estimate import SpeedLog
+
+    clock = iter([0.0, 2.0, 4.0])
+    monkeypatch.setattr(progress_mod.time, "monotonic", lambda: next(clock))
+    speed, shown = SpeedLog(), []
+    report = progress_mod.bridge(lambda *a, **k: shown.append(k["desc"]), speed=speed)
+    report("lip-sync", 10, 50)
+    report("lip-sync", 30, 50)
+    report("lip-sync", 50, 50)
+    assert speed.fps == 10.0  # 40 frames in 4 s, counted from the first report
+    assert shown[1] == "Lip-syncing: 30/50 frames · about 2 s left"
