@@ -80,7 +80,7 @@ class Avatar:
         """
         face_cfg = face_cfg or FaceConfig()
         validate_name(root.name)
-        info = checked or check_avatar_video(video, root, batch_size)
+        info = checked or check_avatar_video(video, root, batch_size, face_cfg.face)
         with exclusive(lock_path(root), busy_message(root)):
             # Under the lock no other process prepares this name: any work folder of it is a killed run's.
             for pattern in (f".{root.name}.preparing*", f".{root.name}.old-*"):

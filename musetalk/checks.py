@@ -118,19 +118,22 @@ def check_disk_space(folder: Path, need: int, what: str) -> None:
                          "Free some space, use a shorter or smaller video, or point TMPDIR to a bigger disk.")
 
 
-def scan_for_face(info: MediaInfo) -> int:
+def scan_for_face(info: MediaInfo, face: str = "largest") -> int:
     """Look at up to FACE_SCAN_MAX frames spread over the video (5 per second for clips under 40 s).
 
     Returns the 25 fps index of the first sampled frame with a face; raises NoFaceError when none has one.
     A face visible for less than the sampling step (0.2 s, longer for long videos) can be missed; such a clip
-    cannot be lip-synced usefully anyway.
+    cannot be lip-synced usefully anyway. ``face`` (``FaceConfig.face``): a number or point that fits none of
+    that frame's faces raises InputError here, before the models load.
     """
+    from .config import parse_face_choice
     from .face import FaceAnalyzer
 
+    choice = parse_face_choice(face)
     expected = 1 if info.is_image else max(1, math.ceil(info.duration * FACE_SCAN_FPS))
     step = max(1, math.ceil(expected / FACE_SCAN_MAX))
     checked = 0
-    with FaceAnalyzer(static_image_mode=True) as analyzer:
+    with FaceAnalyzer(static_image_mode=True, choice=choice) as analyzer:
         frames = iter_frames(info, FACE_SCAN_FPS)
         try:
             for k, frame in enumerate(frames):
@@ -171,16 +174,18 @@ def check_generate_inputs(video: str | os.PathLike[str], audio: str | os.PathLik
         check_disk_space(Path(tempfile.gettempdir()), n_src * vinfo.width * vinfo.height * 3,
                          f"The {n_src} source frames of {vinfo.path.name}")
     if face_scan:
-        scan_for_face(vinfo)
+        scan_for_face(vinfo, cfg.face.face)
     return CheckedInputs(vinfo, ainfo)
 
 
-def check_avatar_video(video: str | os.PathLike[str], root: Path, batch_size: int = 8) -> MediaInfo:
-    """The video to prepare ``root`` from: readable, small enough, room for its frames, a face in it (sampled)."""
+def check_avatar_video(video: str | os.PathLike[str], root: Path, batch_size: int = 8,
+                       face: str = "largest") -> MediaInfo:
+    """The video to prepare ``root`` from: readable, small enough, room for its frames, a face in it (sampled),
+    the chosen one (``FaceConfig.face``) among them."""
     info = check_video(video, batch_size)
     check_disk_space(root.parent, max(info.n_frames, 1) * info.width * info.height * 3,
                      f"The frames of {Path(video).name}")
-    scan_for_face(info)  # seconds, before every frame is analysed and encoded
+    scan_for_face(info, face)  # seconds, before every frame is analysed and encoded
     return info
 
 

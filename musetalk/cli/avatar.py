@@ -58,7 +58,7 @@ def cmd_avatar(ns: argparse.Namespace) -> int:
     root = avatars / validate_name(ns.name)
     # Wrong files fail before the models load; what the checks learn is handed on, not looked up again.
     if ns.avatar_cmd == "prepare":
-        checked = check_avatar_video(ns.video, root, ns.batch_size)
+        checked = check_avatar_video(ns.video, root, ns.batch_size, face_config(ns).face)
         with exclusive(lock_path(root), busy_message(root)):  # busy now: say so before the models load
             pass
     else:

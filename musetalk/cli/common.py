@@ -8,7 +8,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..config import DEVICES, DTYPES, PARSING_MODES, SILENCE_MODES, FaceConfig, Progress, SilenceConfig, VadConfig
+from ..config import (
+    DEVICES,
+    DTYPES,
+    FACE_CHOICE_HELP,
+    PARSING_MODES,
+    SILENCE_MODES,
+    FaceConfig,
+    Progress,
+    SilenceConfig,
+    VadConfig,
+)
 from ..errors import InputError
 
 log = logging.getLogger("musetalk")
@@ -67,6 +77,7 @@ def add_face_args(p: argparse.ArgumentParser, defaults: bool = True) -> None:
                    help="the same, right of the centre")
     p.add_argument("--no-smooth", action="store_true", default=None if not defaults else False,
                    help="turn off temporal smoothing of the crop box")
+    p.add_argument("--face", default=dflt(d.face), metavar="largest|N|X,Y", help=FACE_CHOICE_HELP)
 
 
 def add_vad_args(p: argparse.ArgumentParser) -> None:
@@ -112,7 +123,7 @@ def face_config(ns: argparse.Namespace, base: FaceConfig | None = None) -> FaceC
     base = base or FaceConfig()
     values = {
         "bbox_shift": ns.bbox_shift, "extra_margin": ns.extra_margin, "parsing_mode": ns.parsing_mode,
-        "left_cheek_width": ns.left_cheek_width, "right_cheek_width": ns.right_cheek_width,
+        "left_cheek_width": ns.left_cheek_width, "right_cheek_width": ns.right_cheek_width, "face": ns.face,
     }
     return FaceConfig(**{k: (getattr(base, k) if v is None else v) for k, v in values.items()},
                       smooth=base.smooth if ns.no_smooth is None else not ns.no_smooth)

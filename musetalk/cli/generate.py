@@ -7,7 +7,15 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from ..config import PARSING_MODES, SILENCE_MODES, FaceConfig, InferenceConfig, SilenceConfig, VadConfig
+from ..config import (
+    PARSING_MODES,
+    SILENCE_MODES,
+    FaceConfig,
+    InferenceConfig,
+    SilenceConfig,
+    VadConfig,
+    parse_face_choice,
+)
 from ..errors import InputError
 from .common import (
     add_batch_arg,
@@ -22,7 +30,7 @@ from .common import (
 )
 
 EXIT_INTERRUPTED = 130
-TASK_KEYS = {"video", "audio", "out", "bbox_shift", "extra_margin", "parsing_mode", "left_cheek_width",
+TASK_KEYS = {"video", "audio", "out", "face", "bbox_shift", "extra_margin", "parsing_mode", "left_cheek_width",
              "right_cheek_width", "smooth", "batch_size", "silence", "silence_threshold_db", "min_silence",
              "closed_frame"}
 
@@ -161,6 +169,11 @@ def _bad_value(key: str, value: Any) -> str | None:
         return f"must be one of {', '.join(PARSING_MODES)}"
     if key == "smooth" and not isinstance(value, bool):
         return "must be true or false"
+    if key == "face":
+        try:
+            parse_face_choice(value)
+        except InputError:
+            return "must be largest, a face number (0 = leftmost) or a pixel X,Y inside the face"
     if key == "silence" and value not in SILENCE_MODES:
         return f"must be one of {', '.join(SILENCE_MODES)}"
     if key in ("silence_threshold_db", "min_silence") and (isinstance(value, bool)

@@ -9,6 +9,10 @@ Pipeline per frame:
 3. If that finds nothing (or the mesh rejects the box), detect again on overlapping ~500 px tiles, which finds
    faces down to ~25-30 px tall in a 1280x720 frame; the whole frame alone misses faces under ~55 px.
 
+With a face choice other than "largest" (``FaceConfig.face``: a number or a point, see ``face.choice``), step 2
+meshes every detected face: the first frame with faces applies the choice, and a later re-detection takes the
+face nearest the last known position and size, or none, never simply the largest.
+
 Running the mesh on a face-centred crop, never on the full frame, is what makes small faces work: the mesh's own
 detector is short-range and would miss a 60 px face in a full-body shot.
 """
@@ -21,6 +25,9 @@ from typing import Any
 
 import cv2
 import numpy as np
+
+from musetalk.config import FaceChoice
+from musetalk.face.choice import Track, is_same_face, left_to_right, nearest_face, select_face, track_of
 
 logger = logging.getLogger(__name__)
 
@@ -78,25 +85,31 @@ def _crop_square(frame: np.ndarray, x0: int, y0: int, side: int, out: int) -> np
 
 
 class FaceAnalyzer:
-    """Finds the largest face in a BGR frame and returns its 468 mesh landmarks.
+    """Finds the chosen face (by default the largest) in a BGR frame and returns its 468 mesh landmarks.
 
     static_image_mode: True treats every frame independently (detector + mesh each call, ~13 ms).
         False (video) tracks: the previous landmarks place the crop, and the detector runs only when the
         mesh loses the face (~3.5 ms). Feed frames in order in video mode; the tracked face is kept even if a
         larger one appears, until it is lost.
     min_detection_confidence: detector score threshold in [0, 1].
+    choice: which face; a number or a point is applied to the first frame with faces (in static mode, to every
+        frame) and raises InputError when it fits none of them.
 
     MediaPipe is imported and its graphs are built on the first ``analyze`` call, not at construction.
     Not thread-safe: use one analyzer per thread.
     """
 
-    def __init__(self, static_image_mode: bool = False, min_detection_confidence: float = 0.5) -> None:
+    def __init__(self, static_image_mode: bool = False, min_detection_confidence: float = 0.5,
+                 choice: FaceChoice | None = None) -> None:
         self.static_image_mode = static_image_mode
         self.min_detection_confidence = min_detection_confidence
+        self.choice = choice or FaceChoice()
         self._detector: Any = None
         self._mesh: Any = None  # static mesh: runs its own detector on every crop
         self._track_mesh: Any = None  # video mode only: mesh that follows its previous ROI (no detector)
-        self._track: tuple[float, float, float] | None = None  # (cx, cy, long side) of the last landmark box
+        self._track: Track | None = None  # (cx, cy, long side) of the last landmark box, while tracking
+        self._last: Track | None = None  # the chosen face's last known place, kept across a lost track
+        self._frames_lost = 0  # frames since the chosen face was last seen
 
     # -- lifecycle -------------------------------------------------------------------------------------------
     def _ensure_models(self) -> None:
@@ -125,11 +138,12 @@ class FaceAnalyzer:
             if model is not None:
                 model.close()
         self._detector = self._mesh = self._track_mesh = None
-        self._track = None
+        self.reset()
 
     def reset(self) -> None:
-        """Forget the tracked face (call between unrelated videos)."""
-        self._track = None
+        """Forget the tracked face (call between unrelated videos); a choice applies again to the next faces."""
+        self._track = self._last = None
+        self._frames_lost = 0
 
     def __enter__(self) -> FaceAnalyzer:
         return self
@@ -141,7 +155,7 @@ class FaceAnalyzer:
 
     # -- analysis --------------------------------------------------------------------------------------------
     def analyze(self, frame_bgr: np.ndarray) -> FaceLandmarks | None:
-        """Landmarks of the largest face in ``frame_bgr`` ((H, W, 3) uint8 BGR), or None when there is no face."""
+        """Landmarks of the chosen face in ``frame_bgr`` ((H, W, 3) uint8 BGR), or None when it is not there."""
         if frame_bgr.ndim != 3 or frame_bgr.shape[2] != 3 or frame_bgr.dtype != np.uint8:
             raise ValueError(f"expected an (H, W, 3) uint8 BGR frame, got {frame_bgr.shape} {frame_bgr.dtype}")
         self._ensure_models()
@@ -153,41 +167,82 @@ class FaceAnalyzer:
             if points is not None:
                 half = long_side / 2
                 h, w = frame_bgr.shape[:2]
-                prev_box = _largest([(cx - half, cy - half, cx + half, cy + half)], w, h)
-                assert prev_box is not None
-                return self._accept(points, prev_box)
+                return self._accept(points, _clip_box((cx - half, cy - half, cx + half, cy + half), w, h))
             logger.debug("face track lost; re-detecting")
             self._track = None
+        if self.choice.kind != "largest":
+            return self._choose(frame_bgr)
 
         for detect in (self._detect_largest, self._detect_largest_tiled):
             det_box = detect(frame_bgr)
-            if det_box is None:
-                continue
-            x1, y1, x2, y2 = det_box
-            x0, y0, side = _square_around((x1 + x2) / 2, (y1 + y2) / 2, max(x2 - x1, y2 - y1) * DET_CROP_SCALE)
-            points = self._mesh_on_square(self._mesh, frame_bgr, x0, y0, side)
+            points = None if det_box is None else self._mesh_on_detection(frame_bgr, det_box)
             if points is not None:
                 return self._accept(points, det_box)
         return None
 
+    def _mesh_on_detection(self, frame_bgr: np.ndarray, det_box: tuple[int, int, int, int]) -> np.ndarray | None:
+        x1, y1, x2, y2 = det_box
+        x0, y0, side = _square_around((x1 + x2) / 2, (y1 + y2) / 2, max(x2 - x1, y2 - y1) * DET_CROP_SCALE)
+        return self._mesh_on_square(self._mesh, frame_bgr, x0, y0, side)
+
     def _accept(self, points: np.ndarray, det_box: tuple[int, int, int, int]) -> FaceLandmarks:
         lm = FaceLandmarks(points=points, det_box=det_box)
-        mnx, mny, mxx, mxy = lm.bounds()
-        self._track = ((mnx + mxx) / 2, (mny + mxy) / 2, max(mxx - mnx, mxy - mny))
+        self._track = self._last = track_of(lm)
+        self._frames_lost = 0
         return lm
+
+    def _choose(self, frame_bgr: np.ndarray) -> FaceLandmarks | None:
+        """The chosen face among all found: by the choice until it is first seen, then the nearest to it."""
+        faces = self.find_faces(frame_bgr)
+        if self._last is None or self.static_image_mode:
+            k = select_face(self.choice, faces, frame_bgr.shape) if faces else None
+        else:
+            k = nearest_face(faces, self._last, self._frames_lost)
+            if k is None:
+                self._frames_lost += 1
+                logger.debug("chosen face not found near %s (%d faces elsewhere)", self._last, len(faces))
+        return None if k is None else self._accept(faces[k].points, faces[k].det_box)
+
+    def find_faces(self, frame_bgr: np.ndarray) -> list[FaceLandmarks]:
+        """Every face with a plausible mesh, left to right (the numbering of ``--face N``); the tiled detector
+        runs only when the whole frame gives none. Leaves the tracked face alone."""
+        self._ensure_models()
+        h, w = frame_bgr.shape[:2]
+        for detect in (self._detect_whole, self._detect_tiled):
+            faces: list[FaceLandmarks] = []
+            for box in sorted(detect(frame_bgr), key=lambda b: (b[2] - b[0]) * (b[3] - b[1]), reverse=True):
+                det_box = _clip_box(box, w, h)
+                points = self._mesh_on_detection(frame_bgr, det_box)
+                if points is None:
+                    continue
+                face = FaceLandmarks(points=points, det_box=det_box)
+                if not any(is_same_face(face, other) for other in faces):  # overlapping tiles, neighbour crops
+                    faces.append(face)
+            if faces:
+                return left_to_right(faces)
+        return []
 
     def _detect_largest(self, frame_bgr: np.ndarray) -> tuple[int, int, int, int] | None:
         """Box (x1, y1, x2, y2) in frame pixels of the largest face the detector finds on the whole frame."""
+        h, w = frame_bgr.shape[:2]
+        return _largest(self._detect_whole(frame_bgr), w, h)
+
+    def _detect_largest_tiled(self, frame_bgr: np.ndarray) -> tuple[int, int, int, int] | None:
+        h, w = frame_bgr.shape[:2]
+        return _largest(self._detect_tiled(frame_bgr), w, h)
+
+    def _detect_whole(self, frame_bgr: np.ndarray) -> list[tuple[float, float, float, float]]:
+        """Detector boxes (x1, y1, x2, y2), frame pixels, on the whole frame."""
         h, w = frame_bgr.shape[:2]
         scale = min(1.0, DETECT_MAX_SIDE / max(h, w))
         # Area-downscaling first keeps faces crisp: MediaPipe's own resize to 192 px does not antialias.
         small = frame_bgr
         if scale < 1.0:
             small = cv2.resize(frame_bgr, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-        return _largest(self._detect_boxes(small, 0, 0, w / small.shape[1]), w, h)
+        return self._detect_boxes(small, 0, 0, w / small.shape[1])
 
-    def _detect_largest_tiled(self, frame_bgr: np.ndarray) -> tuple[int, int, int, int] | None:
-        """Like ``_detect_largest`` but on overlapping square tiles, for faces too small for the whole frame.
+    def _detect_tiled(self, frame_bgr: np.ndarray) -> list[tuple[float, float, float, float]]:
+        """Like ``_detect_whole`` but on overlapping square tiles, for faces too small for the whole frame.
 
         The detector sees 192 px; on a whole 1280x720 frame a face under ~55 px is missed or boxed wrongly, on a
         ~500 px tile faces down to ~25 px are found.
@@ -199,7 +254,7 @@ class FaceAnalyzer:
             for x0 in _tile_starts(w, side):
                 tile = frame_bgr[y0 : y0 + side, x0 : x0 + side]
                 boxes += self._detect_boxes(tile, x0, y0, 1.0)
-        return _largest(boxes, w, h)
+        return boxes
 
     def _detect_boxes(
         self, image_bgr: np.ndarray, x0: int, y0: int, scale: float
@@ -245,7 +300,12 @@ def _largest(boxes: list[tuple[float, float, float, float]], w: int, h: int) -> 
     """The largest box, clipped to the frame as ints, or None."""
     if not boxes:
         return None
-    bx1, by1, bx2, by2 = max(boxes, key=lambda b: (b[2] - b[0]) * (b[3] - b[1]))
+    return _clip_box(max(boxes, key=lambda b: (b[2] - b[0]) * (b[3] - b[1])), w, h)
+
+
+def _clip_box(box: tuple[float, float, float, float], w: int, h: int) -> tuple[int, int, int, int]:
+    """A detector box clipped to the frame as ints."""
+    bx1, by1, bx2, by2 = box
     x1 = int(np.clip(bx1, 0, w - 1))
     y1 = int(np.clip(by1, 0, h - 1))
     x2 = int(np.clip(bx2, x1 + 1, w))

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from musetalk.config import FPS, FaceConfig
+from musetalk.config import FPS, FaceConfig, parse_face_choice
 from musetalk.face.crop import Box, BoxSmoother, crop_face, face_box
 from musetalk.face.landmarks import FaceAnalyzer, FaceLandmarks
 from musetalk.face.mask import blend_mask
@@ -32,11 +32,15 @@ class TrackedFace:
 
 
 class FaceTracker:
-    """Frame sequence -> TrackedFace | None per frame. Stateful: tracks the face and smooths the box over time."""
+    """Frame sequence -> TrackedFace | None per frame. Stateful: tracks the face and smooths the box over time.
+
+    ``cfg.face`` chooses the face; a number or point that fits no face of the first frame with faces raises
+    InputError from that call. A frame where the chosen face is not found gives None (it passes through).
+    """
 
     def __init__(self, cfg: FaceConfig, fps: float = FPS, static_image_mode: bool = False) -> None:
         self.cfg = cfg
-        self._analyzer = FaceAnalyzer(static_image_mode=static_image_mode)
+        self._analyzer = FaceAnalyzer(static_image_mode=static_image_mode, choice=parse_face_choice(cfg.face))
         self._smoother = BoxSmoother(enabled=cfg.smooth, fps=fps)
 
     def __call__(self, frame_bgr: np.ndarray) -> TrackedFace | None:
@@ -46,6 +50,10 @@ class FaceTracker:
         if lm is None or box is None:
             return None
         return TrackedFace(lm, box)
+
+    def faces(self, frame_bgr: np.ndarray) -> list[FaceLandmarks]:
+        """Every face in the frame, left to right (how ``cfg.face`` numbers them); the tracking is not touched."""
+        return self._analyzer.find_faces(frame_bgr)
 
     def close(self) -> None:
         self._analyzer.close()
