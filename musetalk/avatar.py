@@ -1,6 +1,6 @@
 """Real-time avatars: prepare a video once (frames, faces, 8-channel latents on disk), then speak any audio.
 
-An avatar folder holds ``frames.u8`` (raw 25 fps frames), ``faces.npz`` (landmarks and boxes),
+An avatar folder holds ``frames.u8`` (raw frames at the avatar's rate: the video's own, or ``fps``), ``faces.npz`` (landmarks and boxes),
 ``latents.safetensors`` and ``meta.json`` (format version and the parameters it was built with). meta.json is
 written last, so a folder without it is an unfinished preparation and is rebuilt, never used.
 """
@@ -13,6 +13,7 @@ import logging
 import os
 import shutil
 from collections.abc import Iterator
+from fractions import Fraction
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -35,6 +36,8 @@ from .errors import InputError, NoFaceError
 from .face import FaceTracker
 from .frame_store import FrameStore, load_meta, write_meta
 from .media import MediaInfo, iter_frames
+from .media.color import ColorTags
+from .media.rates import output_rate, rate_text
 from .pipeline import LipSyncPipeline, write_frames
 from .profiling import stage, timed_iter
 from .render import RenderLoop, Windows
@@ -72,11 +75,13 @@ class Avatar:
         progress: Progress = no_progress,
         pipelined: bool = True,
         checked: MediaInfo | None = None,
+        fps: Fraction | None = None,
     ) -> Avatar:
         """Analyse and encode every frame of ``video`` once into ``root`` (replacing what was there).
 
         ``pipelined``: VAE-encode each batch in a worker thread while the next one is decoded and analysed.
         ``checked``: the video's probe from ``check_avatar_video`` when the caller ran it (no second check).
+        ``fps``: the avatar's frame rate (default: the video's own, 25 for a still); what it speaks comes out at it.
         """
         face_cfg = face_cfg or FaceConfig()
         validate_name(root.name)
@@ -88,7 +93,8 @@ class Avatar:
                     shutil.rmtree(stale, ignore_errors=True)
             work = root.with_name(f".{root.name}.preparing-{owner_tag()}")
             try:
-                n = _build(pipeline, info, work, face_cfg, batch_size, progress, pipelined)
+                n = _build(pipeline, info, work, face_cfg, batch_size, progress, pipelined,
+                           output_rate(info.fps, info.is_image, fps))
                 _swap_in(work, root)
             finally:
                 shutil.rmtree(work, ignore_errors=True)
@@ -137,13 +143,18 @@ class Avatar:
         """Yield lip-synced frames as they are made; the face parameters are the ones prepared with (the other
         settings of ``cfg``, batch size, pipelining and silence handling, are the caller's)."""
         cfg = replace(cfg or InferenceConfig(), face=self.face_cfg)
-        wav, windows = self.pipeline.speech(audio)
+        wav, windows = self.pipeline.speech(audio, self.fps)
         return self.speak_windows(windows, cfg, progress, self.closer(wav, int(windows.shape[0]), cfg))
+
+    @property
+    def fps(self) -> Fraction:
+        """The avatar's frame rate (25 for one prepared before rates were kept)."""
+        return Fraction(self.meta.get("fps", FPS))
 
     def closer(self, wav: np.ndarray, n_frames: int, cfg: InferenceConfig) -> MouthCloser | None:
         """The silence handling for ``wav``: the closed mouth of the frame chosen at prepare time (or
         ``cfg.silence.closed_frame``) where ``wav`` is silent; None for "keep" or when there is no silence."""
-        weights = silence_weights(wav, n_frames, cfg.silence)
+        weights = silence_weights(wav, n_frames, cfg.silence, self.fps)
         if not weights.any():
             return None
         index = cfg.silence.closed_frame
@@ -174,11 +185,19 @@ class Avatar:
                       checked: MediaInfo | None = None) -> Path:
         """Speak ``audio`` into the video file ``out``. checked: the audio's probe from ``check_speech``."""
         info = checked or check_speech(audio, out)
-        return write_frames(self.speak(info, cfg, progress), out, self.size, info, progress, self.sar)
+        crf = (cfg or InferenceConfig()).crf
+        return write_frames(self.speak(info, cfg, progress), out, self.size, info, progress, self.sar, self.fps, crf,
+                            self.color)
+
+    @property
+    def color(self) -> ColorTags | None:
+        """The source video's colour tags, kept in what the avatar speaks."""
+        tags = self.meta.get("color")
+        return ColorTags(*tags) if tags else None
 
 
 def _build(pipeline: LipSyncPipeline, info: MediaInfo, work: Path, face_cfg: FaceConfig, batch_size: int,
-           progress: Progress, pipelined: bool) -> int:
+           progress: Progress, pipelined: bool, fps: Fraction) -> int:
     """Frames, faces, latents and (last) meta.json of the probed video into the folder ``work``; frame count."""
     from safetensors.torch import save_file
 
@@ -186,8 +205,8 @@ def _build(pipeline: LipSyncPipeline, info: MediaInfo, work: Path, face_cfg: Fac
     pending: list[np.ndarray | None] = []  # the batch's crops (None: no face), cut while the frame is in memory
     encoder = _BatchEncoder(pipeline, pipelined)
     try:
-        with FaceTracker(face_cfg, fps=FPS, static_image_mode=info.is_image) as tracker:
-            for i, frame in enumerate(timed_iter("decode", iter_frames(info, FPS))):
+        with FaceTracker(face_cfg, fps=float(fps), static_image_mode=info.is_image) as tracker:
+            for i, frame in enumerate(timed_iter("decode", iter_frames(info, fps))):
                 with stage("landmarks"):
                     face = tracker(frame)
                 store.append(frame, face)
@@ -207,7 +226,8 @@ def _build(pipeline: LipSyncPipeline, info: MediaInfo, work: Path, face_cfg: Fac
     save_file({"latents": torch.stack(latents).float().contiguous()}, str(work / "latents.safetensors"))
     write_meta(work, {"face": asdict(face_cfg), "n_frames": len(store), "width": info.width, "height": info.height,
                       "sar": info.sar, "source": info.path.name, "vae": vae_fingerprint(pipeline.models.weights_dir),
-                      "closed_frame": most_closed_face(store.faces)})
+                      "closed_frame": most_closed_face(store.faces), "fps": rate_text(fps),
+                      "color": info.color.as_list() if info.color else None})
     return len(store)
 
 

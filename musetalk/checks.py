@@ -13,12 +13,14 @@ import os
 import shutil
 import tempfile
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 from .config import AUDIO_SAMPLE_RATE, FPS, InferenceConfig
 from .errors import InputError, NoFaceError
 from .media import MediaInfo, audio_duration, check_output_path, iter_frames, probe
 from .media.audio import non_finite_samples
+from .media.rates import output_rate
 
 log = logging.getLogger(__name__)
 
@@ -35,11 +37,11 @@ SHORT_AUDIO_CHECK_S = 1.0  # audio shorter than this by its header is decoded up
 
 # models/ and sources import torch (seconds): a command that fails on a missing file must not wait for it, so
 # these come from there only when a check gets that far.
-def frames_for_seconds(seconds: float) -> int:
+def frames_for_seconds(seconds: float, fps: Fraction | int = FPS) -> int:
     """``models.audio.frames_for_seconds``: the one frame-count rule."""
     from .models import audio
 
-    return audio.frames_for_seconds(seconds)
+    return audio.frames_for_seconds(seconds, fps)
 
 
 def available_memory() -> int | None:
@@ -166,10 +168,11 @@ def check_generate_inputs(video: str | os.PathLike[str], audio: str | os.PathLik
     vinfo = check_video(video, cfg.batch_size)
     ainfo = check_audio(audio)
     check_audio_memory(ainfo)
-    n_out = frames_for_seconds(ainfo.duration)
+    fps = output_rate(vinfo.fps, vinfo.is_image, cfg.fps)
+    n_out = frames_for_seconds(ainfo.duration, fps)
     from .sources import must_loop  # torch and the face models: only once the files are known to be good
 
-    if must_loop(vinfo, n_out):  # its frames are spooled to disk
+    if must_loop(vinfo, n_out, fps):  # its frames are spooled to disk
         n_src = 1 if vinfo.is_image else min(max(vinfo.n_frames, 1), n_out)
         check_disk_space(Path(tempfile.gettempdir()), n_src * vinfo.width * vinfo.height * 3,
                          f"The {n_src} source frames of {vinfo.path.name}")

@@ -4,14 +4,16 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any, Literal
 
 from .errors import InputError
 
-AUDIO_SAMPLE_RATE = 16000
 FPS = 25
+AUDIO_SAMPLE_RATE = 16000
 CROP_SIZE = 256
 LATENT_SCALE = 0.18215
+CRF = 18  # x264 quality of the outputs: visually lossless, about 2x a camera file's bitrate
 
 ParsingMode = Literal["jaw", "raw", "neck"]
 
@@ -58,11 +60,11 @@ class FaceChoice:
     index: int = 0
     point: tuple[int, int] = (0, 0)
 
-
     @property
     def text(self) -> str:
         """The choice as ``FaceConfig.face`` spells it: "largest", "1", "640,360"."""
         return {"largest": "largest", "index": str(self.index), "point": f"{self.point[0]},{self.point[1]}"}[self.kind]
+
 
 def parse_face_choice(text: object) -> FaceChoice:
     """The one place a face choice is read; anything else is an InputError of one sentence."""
@@ -77,8 +79,8 @@ def parse_face_choice(text: object) -> FaceChoice:
     raise InputError(f"The face choice {text!r} is not valid: use largest, a face number (0 = leftmost) "
                      "or a pixel X,Y inside the face.")
 
-SILENCE_MODES: tuple[str, ...] = ("close", "keep")
 
+SILENCE_MODES: tuple[str, ...] = ("close", "keep")
 
 
 @dataclass
@@ -111,6 +113,8 @@ class InferenceConfig:
 
     face: FaceConfig = field(default_factory=FaceConfig)
     silence: SilenceConfig = field(default_factory=SilenceConfig)
+    fps: Fraction | None = None  # output frame rate; None: the source's own (25 for a still), see media/rates.py
+    crf: int = CRF  # x264 quality: lower is better and larger (0-51)
     batch_size: int = 8
     pipelined: bool = True  # prep, models and blending in overlapping threads; False: all in the caller's thread
 

@@ -37,7 +37,7 @@ SCAN_FRAMES = 250  # one-shot: the closed frame is chosen among the first 10 s o
 RIGID_POINTS = (33, 133, 362, 263, 168, 6, 197, 195, 5, 4, 1, 98, 327, 234, 454, 127, 356)
 
 
-def silence_weights(audio: np.ndarray, n_frames: int, cfg: SilenceConfig,
+def silence_weights(audio: np.ndarray, n_frames: int, cfg: SilenceConfig, fps: float = FPS,
                     sample_rate: int = AUDIO_SAMPLE_RATE) -> np.ndarray:
     """(samples,) float32 16 kHz -> (n_frames,) float32 in [0, 1]: how much of the closed mouth each frame shows.
 
@@ -47,7 +47,7 @@ def silence_weights(audio: np.ndarray, n_frames: int, cfg: SilenceConfig,
     weights = np.zeros(n_frames, dtype=np.float32)
     if cfg.mode != "close" or n_frames == 0:
         return weights
-    track = speech_track(audio, n_frames, FPS, sample_rate)
+    track = speech_track(audio, n_frames, float(fps), sample_rate)
     silent = silent_frames(track, cfg.vad)
     edges = np.diff(np.concatenate([[0], silent.astype(np.int8), [0]]))
     for start, stop in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)):
@@ -86,7 +86,7 @@ def closed_mouth_from(frame: np.ndarray, landmarks: FaceLandmarks, index: int) -
     return ClosedMouth(frame, landmarks, float(mouth_opening(landmarks.points.astype(np.float64))), index)
 
 
-def scan_closed_mouth(info: MediaInfo, closed_frame: int | None = None) -> ClosedMouth | None:
+def scan_closed_mouth(info: MediaInfo, closed_frame: int | None = None, fps: float = FPS) -> ClosedMouth | None:
     """The closed-mouth frame of a video: frame ``closed_frame`` if given, else the most closed among the first
     ``SCAN_FRAMES`` frames. None when those frames have no face (the mouth is then never closed).
 
@@ -94,7 +94,7 @@ def scan_closed_mouth(info: MediaInfo, closed_frame: int | None = None) -> Close
     """
     limit = SCAN_FRAMES if closed_frame is None else closed_frame + 1
     best: ClosedMouth | None = None
-    frames = iter_frames(info)
+    frames = iter_frames(info, fps)
     try:
         with FaceAnalyzer(static_image_mode=info.is_image) as analyzer:
             for i, frame in enumerate(frames):
@@ -117,13 +117,14 @@ def scan_closed_mouth(info: MediaInfo, closed_frame: int | None = None) -> Close
     return best
 
 
-def video_closer(info: MediaInfo, wav: np.ndarray, n_frames: int, cfg: InferenceConfig) -> MouthCloser | None:
+def video_closer(info: MediaInfo, wav: np.ndarray, n_frames: int, cfg: InferenceConfig,
+                 fps: float = FPS) -> MouthCloser | None:
     """The closer for one-shot generation from ``info`` (None: "keep", no silence in ``wav``, or no face)."""
-    weights = silence_weights(wav, n_frames, cfg.silence)
+    weights = silence_weights(wav, n_frames, cfg.silence, fps)
     if not weights.any():
         return None
     with stage("closed_mouth", 0):
-        closed = scan_closed_mouth(info, cfg.silence.closed_frame)
+        closed = scan_closed_mouth(info, cfg.silence.closed_frame, fps)
     if closed is None:
         return None
     log.info("closed mouth from source frame %d (opening %.4f); %d frames in silence", closed.index,

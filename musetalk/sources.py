@@ -22,6 +22,7 @@ from .errors import InputError, NoFaceError
 from .face import FaceTracker, TrackedFace
 from .frame_store import FrameStore
 from .media import MediaInfo, iter_frames
+from .models.audio import Rate
 from .profiling import stage, timed_iter
 from .temp_files import make_temp_dir
 
@@ -32,10 +33,11 @@ STREAM_MARGIN = 2  # frames of slack on the container's duration estimate before
 TAIL_FRAMES = 25  # frames kept to mirror from if a stream ends earlier than its header said
 
 
-def must_loop(info: MediaInfo, n_out: int) -> bool:
-    """The one looping rule: an image, or a video (by its header) not ``STREAM_MARGIN`` frames longer than the
-    ``n_out`` output frames, is spooled and looped instead of streamed."""
-    return info.is_image or info.n_frames < n_out + STREAM_MARGIN
+def must_loop(info: MediaInfo, n_out: int, fps: Rate = FPS) -> bool:
+    """The one looping rule: an image, or a video (by its header, at ``fps``) not ``STREAM_MARGIN`` frames longer
+    than the ``n_out`` output frames, is spooled and looped instead of streamed."""
+    n_src = info.n_frames if fps == FPS else round(info.duration * float(fps))
+    return info.is_image or n_src < n_out + STREAM_MARGIN
 
 
 def pingpong(i: int, n: int) -> int:
@@ -45,21 +47,21 @@ def pingpong(i: int, n: int) -> int:
 
 
 @contextlib.contextmanager
-def video_source(info: MediaInfo, face_cfg: FaceConfig,
-                 n_out: int) -> Iterator[tuple[Iterator[SourceItem], LatentCache | None]]:
+def video_source(info: MediaInfo, face_cfg: FaceConfig, n_out: int,
+                 fps: Rate = FPS) -> Iterator[tuple[Iterator[SourceItem], LatentCache | None]]:
     """(items, latent cache) for ``n_out`` output frames of the probed video ``info``.
 
     A streamed source needs no cache (every source frame is used once); a looping one gets an empty cache, so
     each source frame is encoded once. The spool folder is removed on exit, whatever happened.
     """
-    with FaceTracker(face_cfg, fps=FPS, static_image_mode=info.is_image) as tracker:
-        if not must_loop(info, n_out):
-            yield require_face(streamed(info, tracker, n_out), info.path.name), None
+    with FaceTracker(face_cfg, fps=float(fps), static_image_mode=info.is_image) as tracker:
+        if not must_loop(info, n_out, fps):
+            yield require_face(streamed(info, tracker, n_out, fps), info.path.name), None
             return
         spool_dir = make_temp_dir("spool")  # named for its process: a killed run's spool is reclaimed later
         store = FrameStore(spool_dir, info.width, info.height)
         try:
-            yield require_face(spooled(info, tracker, store, n_out), info.path.name), {}
+            yield require_face(spooled(info, tracker, store, n_out, fps), info.path.name), {}
         finally:
             store.finish()
             shutil.rmtree(spool_dir, ignore_errors=True)
@@ -75,21 +77,22 @@ def require_face(items: Iterable[SourceItem], name: str) -> Iterator[SourceItem]
         raise NoFaceError(f"any frame of {name}")
 
 
-def _tracked(info: MediaInfo, tracker: FaceTracker) -> Iterator[tuple[np.ndarray, TrackedFace | None]]:
-    """Decoded 25 fps frames of ``info`` with their faces (one ffmpeg run; the probe is not repeated)."""
-    for frame in timed_iter("decode", iter_frames(info, FPS)):
+def _tracked(info: MediaInfo, tracker: FaceTracker,
+             fps: Rate = FPS) -> Iterator[tuple[np.ndarray, TrackedFace | None]]:
+    """Decoded frames of ``info`` at ``fps`` with their faces (one ffmpeg run; the probe is not repeated)."""
+    for frame in timed_iter("decode", iter_frames(info, fps)):
         with stage("landmarks"):
             face = tracker(frame)
         yield frame, face
 
 
-def streamed(info: MediaInfo, tracker: FaceTracker, n_out: int) -> Iterator[SourceItem]:
+def streamed(info: MediaInfo, tracker: FaceTracker, n_out: int, fps: Rate = FPS) -> Iterator[SourceItem]:
     """Frames read once, in order. A stream that ends before its header promised (a container longer than its
     video) goes on by the ping-pong rule: from the last frames it kept, or, past those, from a spool of a second
     decode. Never a frozen frame."""
     tail: collections.deque[SourceItem] = collections.deque(maxlen=TAIL_FRAMES)
     faces: list[TrackedFace | None] = []  # every frame's face (small), for a spool should the stream end early
-    frames = _tracked(info, tracker)
+    frames = _tracked(info, tracker, fps)
     try:
         for i, (frame, face) in enumerate(frames):
             if i >= n_out:
@@ -106,15 +109,16 @@ def streamed(info: MediaInfo, tracker: FaceTracker, n_out: int) -> Iterator[Sour
         for j in range(n_src, n_out):
             yield tail[-1 - (j - n_src)]
         return
-    yield from _respooled(info, faces, n_out)
+    yield from _respooled(info, faces, n_out, fps)
 
 
-def _respooled(info: MediaInfo, faces: list[TrackedFace | None], n_out: int) -> Iterator[SourceItem]:
+def _respooled(info: MediaInfo, faces: list[TrackedFace | None], n_out: int,
+               fps: Rate = FPS) -> Iterator[SourceItem]:
     """Output frames len(faces)..n_out - 1 by ping-pong over the video's frames, decoded again into a spool."""
     spool_dir = make_temp_dir("spool")
     store = FrameStore(spool_dir, info.width, info.height)
     try:
-        frames = timed_iter("decode", iter_frames(info, FPS))
+        frames = timed_iter("decode", iter_frames(info, fps))
         try:
             for k, frame in enumerate(frames):
                 if k >= len(faces):
@@ -132,9 +136,10 @@ def _respooled(info: MediaInfo, faces: list[TrackedFace | None], n_out: int) -> 
         shutil.rmtree(spool_dir, ignore_errors=True)
 
 
-def spooled(info: MediaInfo, tracker: FaceTracker, store: FrameStore, n_out: int) -> Iterator[SourceItem]:
+def spooled(info: MediaInfo, tracker: FaceTracker, store: FrameStore, n_out: int,
+            fps: Rate = FPS) -> Iterator[SourceItem]:
     """Forward pass from the decoder (spooling each frame to disk), then loop back and forth from the spool."""
-    frames = _tracked(info, tracker)
+    frames = _tracked(info, tracker, fps)
     try:
         for i, (frame, face) in enumerate(frames):
             if i >= n_out:

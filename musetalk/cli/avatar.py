@@ -6,7 +6,7 @@ from typing import Any
 
 from ..config import InferenceConfig
 from .common import add_batch_arg, add_face_args, add_model_args, build_pipeline_from_args, face_config
-from .common import add_silence_args, resolve_batch_size, silence_config, tqdm_progress
+from .common import add_crf_arg, add_fps_arg, add_silence_args, fps_value, resolve_batch_size, silence_config, tqdm_progress
 
 
 AVATARS_HELP = "avatars folder (default: $MUSETALK_AVATARS, else ./avatars)"
@@ -22,6 +22,7 @@ def register(sub: Any) -> None:
     add_batch_arg(ap)
     add_model_args(ap)
     add_face_args(ap)
+    add_fps_arg(ap)
     sp = asub.add_parser("speak", help="make a prepared avatar say an audio")
     sp.add_argument("--name", required=True)
     sp.add_argument("--audio", required=True)
@@ -29,6 +30,7 @@ def register(sub: Any) -> None:
     add_batch_arg(sp)
     add_model_args(sp)
     add_silence_args(sp)
+    add_crf_arg(sp)
     lp = asub.add_parser("list", help="list prepared avatars")
     dp = asub.add_parser("delete", help="delete a prepared avatar")
     dp.add_argument("--name", required=True)
@@ -58,6 +60,7 @@ def cmd_avatar(ns: argparse.Namespace) -> int:
     root = avatars / validate_name(ns.name)
     # Wrong files fail before the models load; what the checks learn is handed on, not looked up again.
     if ns.avatar_cmd == "prepare":
+        fps = fps_value(ns)  # a bad --fps fails before the models load
         checked = check_avatar_video(ns.video, root, ns.batch_size, face_config(ns).face)
         with exclusive(lock_path(root), busy_message(root)):  # busy now: say so before the models load
             pass
@@ -70,12 +73,13 @@ def cmd_avatar(ns: argparse.Namespace) -> int:
     update, close = tqdm_progress()
     try:
         if ns.avatar_cmd == "prepare":
-            av = Avatar.prepare(pipe, ns.video, root, face_config(ns), ns.batch_size, update, checked=checked)
+            av = Avatar.prepare(pipe, ns.video, root, face_config(ns), ns.batch_size, update, checked=checked,
+                                fps=fps)
             done = f"prepared avatar {av.name}: {len(av.store)} frames in {av.root}"
         else:
             av = Avatar.load(pipe, root)
             out = av.speak_to_file(ns.audio, ns.out, InferenceConfig(batch_size=ns.batch_size,
-                                                                  silence=silence_config(ns)), update, checked)
+                                                                  silence=silence_config(ns), crf=ns.crf), update, checked)
             done = f"wrote {out}"
     finally:
         close()  # before the last line: it must not share a line with the bar

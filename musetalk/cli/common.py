@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import (
+    CRF,
     DEVICES,
     DTYPES,
     FACE_CHOICE_HELP,
@@ -78,6 +79,23 @@ def add_face_args(p: argparse.ArgumentParser, defaults: bool = True) -> None:
     p.add_argument("--no-smooth", action="store_true", default=None if not defaults else False,
                    help="turn off temporal smoothing of the crop box")
     p.add_argument("--face", default=dflt(d.face), metavar="largest|N|X,Y", help=FACE_CHOICE_HELP)
+
+
+def add_crf_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--crf", type=int, default=CRF, choices=range(0, 52), metavar="0-51",
+                   help=f"H.264 quality of the output: lower is better and larger (default {CRF}, visually lossless)")
+
+
+def add_fps_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--fps", default="source",
+                   help="output frame rate: source (default: the video's own, snapped to a standard rate; 25 for a "
+                        "photo) or a rate such as 25, 30, 29.97 or 24000/1001")
+
+
+def fps_value(ns: argparse.Namespace):  # -> Fraction | None
+    from ..media.rates import parse_fps
+
+    return parse_fps(getattr(ns, "fps", None))
 
 
 def add_vad_args(p: argparse.ArgumentParser) -> None:

@@ -17,13 +17,17 @@ from ..config import (
     parse_face_choice,
 )
 from ..errors import InputError
+from ..media.rates import parse_fps
 from .common import (
     add_batch_arg,
+    add_crf_arg,
     add_face_args,
+    add_fps_arg,
     add_model_args,
     add_silence_args,
     build_pipeline_from_args,
     face_config,
+    fps_value,
     resolve_batch_size,
     silence_config,
     tqdm_progress,
@@ -32,7 +36,7 @@ from .common import (
 EXIT_INTERRUPTED = 130
 TASK_KEYS = {"video", "audio", "out", "face", "bbox_shift", "extra_margin", "parsing_mode", "left_cheek_width",
              "right_cheek_width", "smooth", "batch_size", "silence", "silence_threshold_db", "min_silence",
-             "closed_frame"}
+             "closed_frame", "fps", "crf"}
 
 
 @dataclass
@@ -61,6 +65,8 @@ def register(sub: Any) -> None:
     add_model_args(g)
     add_face_args(g)
     add_silence_args(g)
+    add_fps_arg(g)
+    add_crf_arg(g)
     g.set_defaults(func=cmd_generate)
 
 
@@ -99,7 +105,8 @@ def cmd_generate(ns: argparse.Namespace) -> int:
 
 def _tasks(ns: argparse.Namespace) -> list[Task]:
     """One task from --video/--audio/--out, or several from --tasks YAML (per-task overrides)."""
-    base = InferenceConfig(face=face_config(ns), silence=silence_config(ns), batch_size=ns.batch_size)
+    base = InferenceConfig(face=face_config(ns), silence=silence_config(ns), fps=fps_value(ns), crf=ns.crf,
+                           batch_size=ns.batch_size)
     if ns.tasks:
         return load_tasks(Path(ns.tasks), base, Path(ns.out_dir or "results"))
     missing = [f"--{k}" for k in ("video", "audio", "out") if not getattr(ns, k)]
@@ -142,7 +149,9 @@ def load_tasks(path: Path, base: InferenceConfig, out_dir: Path) -> list[Task]:
                                 vad=VadConfig(t.get("silence_threshold_db", base.silence.vad.threshold_db),
                                               t.get("min_silence", base.silence.vad.min_silence_s)),
                                 closed_frame=t.get("closed_frame", base.silence.closed_frame))
-        cfg = InferenceConfig(face=face, silence=silence, batch_size=t.get("batch_size", base.batch_size))
+        fps = parse_fps(t["fps"]) if "fps" in t else base.fps
+        cfg = InferenceConfig(face=face, silence=silence, fps=fps, crf=t.get("crf", base.crf),
+                              batch_size=t.get("batch_size", base.batch_size))
         out = t.get("out") or _default_out(out_dir, name)
 
         def rel(p: str) -> Path:  # paths in the YAML are relative to the YAML
@@ -154,7 +163,7 @@ def load_tasks(path: Path, base: InferenceConfig, out_dir: Path) -> list[Task]:
 
 # Each task key's type and lowest value (None: any); every task is checked before anything runs.
 _INT_KEYS = {"bbox_shift": None, "extra_margin": 0, "left_cheek_width": 0, "right_cheek_width": 0, "batch_size": 1,
-             "closed_frame": 0}
+             "closed_frame": 0, "crf": 0}
 _PATH_KEYS = ("video", "audio", "out")
 
 
@@ -181,6 +190,8 @@ def _bad_value(key: str, value: Any) -> str | None:
         return "must be a number"
     if key == "min_silence" and value <= 0:
         return "must be positive"
+    if key == "crf" and isinstance(value, int) and value > 51:
+        return "must be at most 51"
     if key in _PATH_KEYS and not (isinstance(value, str) and value) and not (key == "out" and value is None):
         return "must be a file path"
     return None

@@ -15,6 +15,7 @@ from pathlib import Path
 from musetalk.config import FPS
 from musetalk.errors import InputError
 from musetalk.media._ffmpeg import last_error_line, run_ffmpeg
+from musetalk.media.color import ColorTags, parse_color
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +62,7 @@ class MediaInfo:
     audio_codec: str = ""  # the first audio stream's codec as ffmpeg names it (pcm_s16le, pcm_f32le, aac, ...)
     audio_rate: int = 0  # its sample rate in Hz (0: no audio, or not stated)
     sar: tuple[int, int] | None = None  # the video's sample aspect ratio when it is not square (720x576 PAL: 16:15)
+    color: ColorTags | None = None  # its colour tags (range, matrix, primaries, transfer), when it states them
 
 
 def check_readable_file(path: str | os.PathLike[str]) -> Path:
@@ -155,7 +157,9 @@ def parse_ffmpeg_header(stderr: str, path: Path) -> MediaInfo:
     width = height = 0
     fps = 0.0
     sar: tuple[int, int] | None = None
+    color = None
     if video is not None:
+        color = parse_color(video)
         if size := _SIZE_RE.search(video):
             width, height = int(size.group("w")), int(size.group("h"))
         fps = _rate(_FPS_RE.search(video)) or _rate(_TBR_RE.search(video))
@@ -188,6 +192,7 @@ def parse_ffmpeg_header(stderr: str, path: Path) -> MediaInfo:
         audio_codec=audio_codec,
         audio_rate=audio_rate,
         sar=sar,
+        color=color,
     )
 
 

@@ -15,10 +15,11 @@ from types import TracebackType
 
 import numpy as np
 
-from musetalk.config import FPS
+from musetalk.config import CRF, FPS
 from musetalk.errors import InputError, MuseTalkError
 from musetalk.media._ffmpeg import BASE_ARGS, ISOLATE, StderrTail, ffmpeg_exe, stop_process, widen_pipe
 from musetalk.media.probe import MediaInfo, probe
+from musetalk.media.color import ColorTags
 from musetalk.media.video import EXACT_COLOR
 from musetalk.temp_files import owner_tag, reclaim
 
@@ -103,7 +104,8 @@ class VideoWriter:
     The file has exactly the frames' size. 4:2:0 (yuv420p, what every player takes) needs even dimensions, so an
     odd width or height is encoded 4:4:4 (yuv444p) instead of being padded: the user gets the source's size.
     ``sar``: the source's sample aspect ratio (num, den), written into the stream so that an anamorphic source
-    (720x576 at 16:15) still displays at its aspect (4:3).
+    (720x576 at 16:15) still displays at its aspect (4:3). ``color``: the source's colour tags; the frames are
+    converted with its matrix and range and the stream is tagged with them (``media/color.py``).
 
     ffmpeg writes to a hidden temporary file beside ``out_path`` (same folder and extension), renamed onto
     ``out_path`` only when ``close()`` succeeds. On ``abort()``, an exception inside the ``with`` block, or an
@@ -111,8 +113,9 @@ class VideoWriter:
     """
 
     def __init__(self, out_path: str | os.PathLike[str], width: int, height: int, fps: int = FPS,
-                 audio_path: str | os.PathLike[str] | MediaInfo | None = None, crf: int = 18,
-                 preset: str = "veryfast", sar: tuple[int, int] | None = None) -> None:
+                 audio_path: str | os.PathLike[str] | MediaInfo | None = None, crf: int = CRF,
+                 preset: str = "veryfast", sar: tuple[int, int] | None = None,
+                 color: ColorTags | None = None) -> None:
         if width <= 0 or height <= 0:
             raise ValueError(f"frame size must be positive, got {width}x{height}")
         self.out_path = Path(out_path).expanduser()
@@ -140,7 +143,7 @@ class VideoWriter:
         if audio is not None:
             cmd += ["-i", str(audio)]
         cmd += ["-map", "0:v:0"] + (["-map", "1:a:0"] if audio is not None else [])
-        cmd += self._video_args(crf, preset, sar)
+        cmd += self._video_args(crf, preset, sar, color)
         if audio is not None:
             cmd += ["-c:a", "aac", "-b:a", "192k"]
         if muxer in ("mp4", "mov"):
@@ -157,9 +160,12 @@ class VideoWriter:
         widen_pipe(self._proc.stdin)
         self._tail = StderrTail(self._proc.stderr)
 
-    def _video_args(self, crf: int, preset: str, sar: tuple[int, int] | None) -> list[str]:
+    def _video_args(self, crf: int, preset: str, sar: tuple[int, int] | None,
+                    color: ColorTags | None) -> list[str]:
         odd = self.width % 2 or self.height % 2
-        args = ["-vf", f"setsar={sar[0]}/{sar[1]}"] if sar and sar[0] > 0 and sar[1] > 0 else []
+        filters = [f"setsar={sar[0]}/{sar[1]}"] if sar and sar[0] > 0 and sar[1] > 0 else []
+        filters += color.writer_filters() if color is not None else []
+        args = ["-vf", ",".join(filters)] if filters else []
         return args + [*EXACT_COLOR, "-c:v", "libx264", "-preset", preset, "-crf", str(crf),
                        "-pix_fmt", "yuv444p" if odd else "yuv420p"]
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,8 @@ PAD_LEFT = 4  # 2 video frames of context before
 PAD_RIGHT = 12
 WINDOW_STEPS = 10  # 5 video frames x 2 steps
 D_MODEL = 384
+
+Rate = int | Fraction  # frames per second, exact (30000/1001, not 29.97)
 
 
 def load_whisper(whisper_dir: Path, device: torch.device, dtype: torch.dtype):
@@ -35,19 +38,23 @@ def load_whisper(whisper_dir: Path, device: torch.device, dtype: torch.dtype):
     return encoder.to(device=device, dtype=dtype).eval().requires_grad_(False), extractor
 
 
-def frame_count(n_samples: int, fps: int = FPS, sample_rate: int = AUDIO_SAMPLE_RATE) -> int:
-    """Video frames covered by ``n_samples`` of audio: floor(seconds * fps), as MuseTalk v1.5."""
-    return frames_for_seconds(n_samples / sample_rate, fps)
+def frame_count(n_samples: int, fps: Rate = FPS, sample_rate: int = AUDIO_SAMPLE_RATE) -> int:
+    """Video frames covered by ``n_samples`` of audio: floor(seconds * fps), as MuseTalk v1.5 (exact for
+    fractional rates such as 30000/1001)."""
+    fps = Fraction(fps)
+    return (n_samples * fps.numerator) // (sample_rate * fps.denominator)
 
 
-def frames_for_seconds(seconds: float, fps: int = FPS) -> int:
+def frames_for_seconds(seconds: float, fps: Rate = FPS) -> int:
     """The one frame-count rule: a sound of ``seconds`` drives floor(seconds * fps) video frames."""
-    return math.floor(seconds * fps)
+    return math.floor(seconds * float(fps))
 
 
-def window_starts(n_frames: int, fps: int = FPS) -> np.ndarray:
-    """Start step (in the padded feature sequence) of each frame's 10-step window: floor(i * 50 / fps)."""
-    return np.floor(np.arange(n_frames) * WHISPER_STEPS_PER_SECOND / fps).astype(np.int64)
+def window_starts(n_frames: int, fps: Rate = FPS) -> np.ndarray:
+    """Start step (in the padded feature sequence) of each frame's 10-step window: floor(i * 50 / fps), in
+    integers, so 29.97 fps (30000/1001) gets exactly the steps the rule gives."""
+    fps = Fraction(fps)
+    return (np.arange(n_frames, dtype=np.int64) * WHISPER_STEPS_PER_SECOND * fps.denominator) // fps.numerator
 
 
 @torch.inference_mode()
@@ -79,7 +86,7 @@ def encode_audio(encoder, extractor, audio: np.ndarray, sample_rate: int = AUDIO
     return hidden
 
 
-def frame_windows(hidden: torch.Tensor, n_frames: int, fps: int = FPS) -> torch.Tensor:
+def frame_windows(hidden: torch.Tensor, n_frames: int, fps: Rate = FPS) -> torch.Tensor:
     """hidden: (T, 5, 384) -> per-frame windows (n_frames, 50, 384), zero-padded 4 steps left, 12 right."""
     return FrameWindows(hidden, n_frames, fps).materialize()
 
@@ -106,7 +113,7 @@ def add_positional_encoding(windows: torch.Tensor, pe: torch.Tensor | None = Non
     return windows.float() + pe
 
 
-def audio_features(encoder, extractor, audio: np.ndarray, fps: int = FPS) -> torch.Tensor:
+def audio_features(encoder, extractor, audio: np.ndarray, fps: Rate = FPS) -> torch.Tensor:
     """audio (n,) float32 16 kHz -> (n_frames, 50, 384) float32 windows without PE (added per batch)."""
     return lazy_audio_features(encoder, extractor, audio, fps).materialize()
 
@@ -119,7 +126,7 @@ class FrameWindows:
     needs: ``shape``, ``len``, and indexing the frame axis with a slice, a list or an index tensor.
     """
 
-    def __init__(self, hidden: torch.Tensor, n_frames: int, fps: int = FPS, padded: bool = False) -> None:
+    def __init__(self, hidden: torch.Tensor, n_frames: int, fps: Rate = FPS, padded: bool = False) -> None:
         """hidden: (T, 5, 384), or already zero-padded (PAD_LEFT + T + PAD_RIGHT, 5, 384) when ``padded``."""
         if not padded:
             hidden = torch.cat([hidden.new_zeros(PAD_LEFT, *hidden.shape[1:]), hidden,
@@ -144,12 +151,12 @@ class FrameWindows:
         return self[:]
 
 
-def lazy_audio_features(encoder, extractor, audio: np.ndarray, fps: int = FPS) -> FrameWindows:
+def lazy_audio_features(encoder, extractor, audio: np.ndarray, fps: Rate = FPS) -> FrameWindows:
     """audio (n,) float32 16 kHz -> the per-frame windows without PE, made per batch (for long audio)."""
     n_frames = frame_count(len(audio), fps)
     if n_frames < 1:
         raise InputError(
             f"The audio is too short ({len(audio) / AUDIO_SAMPLE_RATE:.3f} s): at least one video frame "
-            f"({1 / fps:.2f} s) of speech is needed."
+            f"({1 / float(fps):.2f} s) of speech is needed."
         )
     return FrameWindows(encode_audio(encoder, extractor, audio, pad=(PAD_LEFT, PAD_RIGHT)), n_frames, fps, True)
