@@ -48,3 +48,14 @@ def face_clip_from_photo(dst: Path, seconds: float, size: int) -> Path:
            "-vf", f"fps=25,scale={size + 2 * margin}:{size + 2 * margin},{drift}", "-pix_fmt", "yuv420p",
            "-an", str(dst))
     return dst
+
+
+def two_face_clip(dst: Path, seconds: float = 1.0) -> Path:
+    """640x360, 25 fps, no audio: the bundled photo's head smaller on the left (face 0, centre x ~145) and larger
+    on the right (face 1, the largest, centre x ~480) on grey: the stand-in for two people in one shot."""
+    ffmpeg("-loop", "1", "-i", str(ASSETS / "face.jpg"), "-f", "lavfi", "-i",
+           f"color=c=gray:s=640x360:d={seconds}:r=25", "-filter_complex",
+           "[0:v]crop=300:300:75:0,split[a][b];[a]scale=250:250[l];[b]scale=300:300[r];"
+           "[1:v][l]overlay=20:70:shortest=1[t];[t][r]overlay=330:20:shortest=1,format=yuv420p[v]",
+           "-map", "[v]", "-t", str(seconds), str(dst))
+    return dst

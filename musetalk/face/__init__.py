@@ -2,7 +2,7 @@
 
 Importing this package is cheap: MediaPipe is imported on the first ``FaceAnalyzer.analyze`` call.
 """
-from musetalk.face.blend import draw_preview, paste_back
+from musetalk.face.blend import draw_face_numbers, draw_preview, paste_back
 from musetalk.face.crop import BoxSmoother, bbox_shift_range, crop_face, face_box
 from musetalk.face.landmarks import FaceAnalyzer, FaceLandmarks
 from musetalk.face.mask import blend_mask
@@ -20,4 +20,5 @@ __all__ = [
     "blend_mask",
     "paste_back",
     "draw_preview",
+    "draw_face_numbers",
 ]

@@ -48,3 +48,22 @@ def draw_preview(frame_bgr: np.ndarray, box: Box, mask: np.ndarray) -> np.ndarra
     thickness = max(1, round(max(out.shape[:2]) / 400))
     cv2.rectangle(out, (x1, y1), (x2 - 1, y2 - 1), PREVIEW_BOX_COLOR, thickness)
     return out
+
+
+def draw_face_numbers(image_bgr: np.ndarray, boxes: list[tuple[int, int, int, int]], chosen: int) -> np.ndarray:
+    """Copy of ``image_bgr`` with every face numbered (0 = leftmost) and the other faces' boxes outlined in white:
+    the chosen one's number is in the box colour, so that the user can tell which number to pick."""
+    out = image_bgr.copy()
+    scale = max(out.shape[:2]) / 400
+    thickness = max(1, round(scale))
+    for k, (x1, y1, x2, y2) in enumerate(boxes):
+        colour = PREVIEW_BOX_COLOR if k == chosen else (255, 255, 255)
+        if k != chosen:  # the chosen face already shows its crop box
+            cv2.rectangle(out, (x1, y1), (x2 - 1, y2 - 1), colour, thickness)
+        label, font_scale = str(k), max(0.5, 0.6 * scale)
+        (tw, th), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, font_scale, thickness + 1)
+        ty = y1 - 4 if y1 - th - 8 >= 0 else y2 + th + 4  # above the box, or below it at the top edge
+        cv2.rectangle(out, (x1, ty - th - 4), (x1 + tw + 6, ty + 4), (0, 0, 0), -1)
+        cv2.putText(out, label, (x1 + 3, ty), cv2.FONT_HERSHEY_SIMPLEX, font_scale, colour, thickness + 1,
+                    cv2.LINE_AA)
+    return out

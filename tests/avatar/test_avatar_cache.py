@@ -30,12 +30,20 @@ def test_prepared_cache_records_version_and_parameters(avatar_dir: Path, stub_pi
     meta = json.loads((avatar_dir / "meta.json").read_text())
     assert meta["version"] == STORE_VERSION and meta["n_frames"] == 6
     assert meta["face"] == {"bbox_shift": 0, "extra_margin": 10, "parsing_mode": "jaw", "left_cheek_width": 90,
-                            "right_cheek_width": 90, "smooth": True}
+                            "right_cheek_width": 90, "smooth": True, "face": "largest"}
     assert meta["vae"] == vae_fingerprint(stub_pipe.models.weights_dir) and len(meta["vae"]) == 16
     assert sorted(p.name for p in avatar_dir.iterdir()) == ["faces.npz", "frames.u8", "latents.safetensors",
                                                             "meta.json"]
     assert len(Avatar.load(stub_pipe, avatar_dir).store) == 6
     assert list_avatars(avatar_dir.parent) == ["anna"]
+
+
+def test_an_avatar_prepared_before_the_face_choice_loads_with_the_largest_face(avatar_dir: Path,
+                                                                              stub_pipe: LipSyncPipeline) -> None:
+    meta = json.loads((avatar_dir / "meta.json").read_text())
+    del meta["face"]["face"]  # meta.json as avatars prepared before --face wrote it
+    (avatar_dir / "meta.json").write_text(json.dumps(meta))
+    assert Avatar.load(stub_pipe, avatar_dir).face_cfg.face == "largest"
 
 
 def test_unfinished_cache_is_refused(avatar_dir: Path, stub_pipe: LipSyncPipeline) -> None:
