@@ -1,6 +1,7 @@
 """The app's API through gradio_client, against the real app with tiny random weights."""
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -48,9 +49,15 @@ def test_two_concurrent_generate_requests_both_get_their_own_result(app, media):
 
 
 def test_errors_read_as_sentences(app, media):
+    tracebacks = app.log_text().count("Traceback")
     with pytest.raises(gradio_client.exceptions.AppError, match="No face video or photo was given"):
         client(app).predict(face_video=None, face_image=None, audio=gradio_client.handle_file(str(media["audio"])),
                             api_name="/generate")
+    # On the server console: one line, no traceback (an expected user error is no bug).
+    time.sleep(0.5)
+    log = app.log_text()
+    assert "generate: refused: No face video or photo was given." in log
+    assert log.count("Traceback") == tracebacks
 
 
 def test_example_photo_has_a_face(app):

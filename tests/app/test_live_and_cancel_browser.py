@@ -96,7 +96,9 @@ def test_cancel_of_generate_leaves_no_output_and_the_next_job_runs(app, media, l
 
     assert page.locator("#gen-result video").count() == 0, "the cancelled job showed a result"
     new = sorted(p.name for p in set(app.outputs.iterdir()) - before)
-    assert len(new) == 1 and new[0].endswith(".mp4"), new  # the queued job's video; no partial or temp file
+    videos = [n for n in new if n.endswith(".mp4")]
+    # Only the queued job's video and its source note (for Past results): no partial or temp file of the other.
+    assert len(videos) == 1 and new == [videos[0], f"{videos[0]}.json"], new
     assert made and made.endswith(".mp4")
     assert stopped_s < 60, stopped_s
     page.locator("#gen-cancel").wait_for(state="hidden", timeout=30_000)
