@@ -86,6 +86,23 @@ class FaceSettings:
                 self.right_cheek_width, self.smooth]
 
 
+def face_choice(prefix: str) -> gr.Dropdown:
+    """Which face to sync (``FaceConfig.face``): hidden until Check parameters finds more than one face, then
+    listing largest, 0, 1, ... (0 = leftmost, as numbered on the preview). Custom values ("X,Y") are accepted
+    from the API."""
+    return gr.Dropdown(["largest"], value="largest", label="Face", allow_custom_value=True, visible=False,
+                       info="Which face to lip-sync: its number on the parameter check (0 = leftmost), or the "
+                            "largest.", elem_id=f"{prefix}-face")
+
+
+def face_choices(n_faces: int, current: str) -> dict[str, Any]:
+    """The Face dropdown after a check that found ``n_faces``: shown when there is a choice to make; the current
+    choice is kept if it is still one of them."""
+    choices = ["largest", *map(str, range(n_faces))]
+    value = current if current in choices or "," in str(current) else "largest"
+    return gr.update(choices=choices, value=value, visible=n_faces > 1 or value != "largest")
+
+
 def face_settings(prefix: str) -> FaceSettings:
     """Sliders for :class:`FaceConfig`; defaults are MuseTalk v1.5's."""
     d = DEFAULT_FACE
@@ -170,12 +187,12 @@ def batch_size_slider() -> gr.Slider:
 
 
 def face_config(bbox_shift: float, extra_margin: float, parsing_mode: str, left_cheek_width: float,
-                right_cheek_width: float, smooth: bool) -> FaceConfig:
+                right_cheek_width: float, smooth: bool, face: str | None = "largest") -> FaceConfig:
     if parsing_mode not in PARSING_MODES:
         raise InputError(f"Unknown blend region {parsing_mode!r}.", "Use jaw, raw or neck.")
     return FaceConfig(bbox_shift=int(bbox_shift), extra_margin=int(extra_margin), parsing_mode=parsing_mode,
                       left_cheek_width=int(left_cheek_width), right_cheek_width=int(right_cheek_width),
-                      smooth=bool(smooth))
+                      smooth=bool(smooth), face=face or "largest")
 
 
 def model_choices(ctx: AppContext) -> list[str]:

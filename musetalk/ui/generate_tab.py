@@ -25,29 +25,34 @@ def build_generate_tab(ctx: AppContext, model: gr.Dropdown) -> None:
 
     @guarded
     def check_parameters(face_video, face_image, bbox_shift, extra_margin, parsing_mode, left_cheek_width,
-                         right_cheek_width, smooth, model_name):
-        """Analyse the first frame: the crop box and blend mask drawn over it, and the usable bbox_shift range."""
+                         right_cheek_width, smooth, model_name, face_choice="largest"):
+        """Analyse the first frame: every face numbered, the chosen one's crop box and blend mask drawn over it,
+        the usable bbox_shift range; and the Face choices (largest, 0, 1, ...)."""
         face = controls.pick_face(face_video, face_image)
         cfg = controls.face_config(bbox_shift, extra_margin, parsing_mode, left_cheek_width, right_cheek_width,
-                                   smooth)
+                                   smooth, face_choice)
         preview = preview_face(face, cfg)  # no models needed
         lo, hi = preview.bbox_shift_range
         x1, y1, x2, y2 = preview.box
         note = (f"**Usable bbox_shift range: {lo} to {hi}** (now {cfg.bbox_shift}).  \n"
                 f"Face box: {x2 - x1}×{y2 - y1} px at ({x1}, {y1}). Green: the crop box; magenta: the region that is replaced.")
-        return cv2.cvtColor(preview.image, cv2.COLOR_BGR2RGB), note
+        if len(preview.faces) > 1:
+            note += (f"  \n**{len(preview.faces)} faces found**, numbered from the left; face {preview.chosen} "
+                     "is lip-synced. Choose another under **Face**.")
+        return (cv2.cvtColor(preview.image, cv2.COLOR_BGR2RGB), note,
+                controls.face_choices(len(preview.faces), cfg.face))
 
     @guarded
     @on_gpu(duration=180)
     def generate(face_video, face_image, audio, bbox_shift, extra_margin, parsing_mode, left_cheek_width,
-                 right_cheek_width, smooth, batch_size, model_name, request: gr.Request,
+                 right_cheek_width, smooth, batch_size, model_name, face_choice, request: gr.Request,
                  progress=gr.Progress()):
         """Lip-sync the face video (or photo) to the audio; returns an H.264 + AAC mp4 at 25 fps."""
         face = controls.pick_face(face_video, face_image)
         audio = controls.need_audio(audio)
         cfg = InferenceConfig(
             face=controls.face_config(bbox_shift, extra_margin, parsing_mode, left_cheek_width,
-                                      right_cheek_width, smooth),
+                                      right_cheek_width, smooth, face_choice),
             batch_size=int(batch_size),
         )
         with ctx.jobs.run(request.session_hash) as cancel:
@@ -69,6 +74,7 @@ def build_generate_tab(ctx: AppContext, model: gr.Dropdown) -> None:
             with gr.Accordion("2. Face and blend settings", open=False):
                 settings = controls.face_settings("gen")
                 batch_size = controls.batch_size_slider()
+            face_choice = controls.face_choice("gen")
             with gr.Row():
                 check_btn = gr.Button("Check parameters", variant="secondary", elem_id="gen-check")
                 generate_btn = gr.Button("Generate", variant="primary", elem_id="gen-generate")
@@ -95,8 +101,13 @@ def build_generate_tab(ctx: AppContext, model: gr.Dropdown) -> None:
 
 
     face_inputs = [*source.inputs]
-    check_btn.click(check_parameters, [*face_inputs, *settings.inputs, model], [preview_img, preview_note],
-                    api_name="check_parameters", concurrency_id="device")
+    # The face choice comes last in every call, so API callers that predate it need not pass it.
+    check_btn.click(check_parameters, [*face_inputs, *settings.inputs, model, face_choice],
+                    [preview_img, preview_note, face_choice], api_name="check_parameters", concurrency_id="device")
     controls.with_cancel(ctx, generate_btn.click, cancel_btn, generate,
-                         [*face_inputs, audio, *settings.inputs, batch_size, model], result, api_name="generate")
-    attach_scores(ctx, scores, result, face_inputs, settings.inputs)
+                         [*face_inputs, audio, *settings.inputs, batch_size, model, face_choice], result,
+                         api_name="generate")
+    attach_scores(ctx, scores, result, face_inputs, [*settings.inputs, face_choice])
+    for upload in source.inputs:  # another face file: its faces are not known until it is checked
+        upload.change(lambda _: controls.face_choices(0, "largest"), upload, face_choice, queue=False,
+                      api_visibility="private")

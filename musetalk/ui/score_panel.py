@@ -52,13 +52,13 @@ def attach_scores(ctx: AppContext, panel: ScorePanel, result: gr.Video, face_inp
 
     @user_errors(ctx.log_path)
     def score(video, face_video, face_image, bbox_shift, extra_margin, parsing_mode, left_cheek_width,
-              right_cheek_width, smooth):
+              right_cheek_width, smooth, face_choice="largest"):
         """The scores (markdown) and the plot (PNG path) of the generated video."""
         if not video:
             return WAITING, None
         face = controls.pick_face(face_video, face_image)
         cfg = ScoreConfig(face=controls.face_config(bbox_shift, extra_margin, parsing_mode, left_cheek_width,
-                                                    right_cheek_width, smooth))
+                                                    right_cheek_width, smooth, face_choice))
         report = score_video(video, None, face, cfg)
         png = write_plot(report, new_output(ctx.outputs_dir, Path(video).stem + "-score", ".png"))
         return report_markdown(report), str(png)

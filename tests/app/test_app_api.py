@@ -27,8 +27,8 @@ def test_every_action_has_an_api_name(app):
 
 
 def test_check_parameters_returns_preview_and_range(app, media):
-    image, note = client(app).predict(gradio_client.handle_file(str(media["face"])), None, 0, 10, "jaw", 90, 90,
-                                      True, "base", api_name="/check_parameters")
+    image, note, _face = client(app).predict(gradio_client.handle_file(str(media["face"])), None, 0, 10, "jaw",
+                                             90, 90, True, "base", api_name="/check_parameters")
     assert Path(image).is_file()
     assert "Usable bbox_shift range" in note
 
@@ -63,6 +63,6 @@ def test_errors_read_as_sentences(app, media):
 def test_example_photo_has_a_face(app):
     """The bundled demo photo (assets/face.jpg) passes the parameter check."""
     photo = Path(__file__).resolve().parents[2] / "assets" / "face.jpg"
-    image, note = client(app).predict(None, gradio_client.handle_file(str(photo)), 0, 10, "jaw", 90, 90, True,
-                                      "base", api_name="/check_parameters")
+    image, note, _face = client(app).predict(None, gradio_client.handle_file(str(photo)), 0, 10, "jaw", 90, 90,
+                                             True, "base", api_name="/check_parameters")
     assert Path(image).is_file() and "Usable bbox_shift range" in note
