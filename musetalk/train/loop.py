@@ -136,8 +136,8 @@ class Trainer:
                     self._checkpoint_validation(rec, row)
                 else:
                     rec.write(row)
-                tq.update(self.global_batch)
                 tq.set_postfix(loss=f"{row['loss']:.4f}", refresh=False)
+                tq.update(self.global_batch)
                 progress("train", step, self.cfg.steps)
                 if self.cfg.save_every and step % self.cfg.save_every == 0 and step < self.cfg.steps:
                     self.save(step)
