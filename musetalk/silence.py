@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 FADE_FRAMES = 3  # 120 ms ramps at 25 fps: quick enough to follow speech, slow enough not to pop
 CLOSED_MARGIN = 0.01  # opening units (inner-lip area / eye distance^2): "as closed as the chosen frame"
-SCAN_FRAMES = 250  # one-shot: the closed frame is chosen among the first 10 s of the source
+SCAN_FRAMES = 750  # one-shot: the closed frame is chosen among the first 30 s of the source (about 3 s of mesh)
 # Face-mesh points that stay put when the jaw moves: eye corners, nose bridge and tip, nose wings, cheek edges.
 RIGID_POINTS = (33, 133, 362, 263, 168, 6, 197, 195, 5, 4, 1, 98, 327, 234, 454, 127, 356)
 

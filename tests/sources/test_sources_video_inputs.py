@@ -1,6 +1,7 @@
 """Videos as people have them: any frame rate, VFR, 4K, one frame, still images, portrait, rotated, odd paths."""
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -11,17 +12,20 @@ from odd_media import RobustMedia, magenta_share, read_stamp
 from musetalk.checks import check_video
 from musetalk.errors import InputError
 from musetalk.media import iter_frames, probe
+from musetalk.config import InferenceConfig
 from musetalk.pipeline import LipSyncPipeline
 from musetalk.sources import pingpong
 
 
-def _frames(pipe: LipSyncPipeline, clip: Path, n: int) -> list[np.ndarray]:
-    return list(pipe.frames(clip, torch.zeros(n, 50, 384)))
+def _frames(pipe: LipSyncPipeline, clip: Path, n: int, fps: int | None = 25) -> list[np.ndarray]:
+    cfg = InferenceConfig(fps=None if fps is None else Fraction(fps))
+    return list(pipe.frames(clip, torch.zeros(n, 50, 384), cfg))
 
 
 @pytest.mark.parametrize("rate", [30, 60])
-def test_30_and_60_fps_are_resampled_to_25(media: RobustMedia, stub_pipe: LipSyncPipeline, rate: int) -> None:
-    """1.2 s at 30/60 fps -> 30 frames at 25 fps, in time order, every one synced."""
+def test_30_and_60_fps_are_resampled_to_25_on_request(media: RobustMedia, stub_pipe: LipSyncPipeline,
+                                                      rate: int) -> None:
+    """--fps 25: 1.2 s at 30/60 fps -> 30 frames at 25 fps, in time order, every one synced."""
     clip = media.face_variant(f"face_{rate}fps.mp4", "-vf", f"fps={rate}")
     assert round(probe(clip).fps) == rate
     out = _frames(stub_pipe, clip, 30)
@@ -29,6 +33,18 @@ def test_30_and_60_fps_are_resampled_to_25(media: RobustMedia, stub_pipe: LipSyn
     assert len(out) == 30 and stamps == sorted(stamps) and stamps[0] == 0 and stamps[-1] >= 28
     src = list(iter_frames(clip))
     assert all(magenta_share(o, s) > 0.03 for o, s in zip(out, src))
+
+
+@pytest.mark.parametrize("rate", [30, 60])
+def test_by_default_frames_come_at_the_source_rate(media: RobustMedia, stub_pipe: LipSyncPipeline,
+                                                    rate: int) -> None:
+    """No --fps: 1.2 s at 30/60 fps is read at its own rate, every source frame once, in order."""
+    clip = media.face_variant(f"face_{rate}fps.mp4", "-vf", f"fps={rate}")
+    n = round(1.2 * rate)
+    out = _frames(stub_pipe, clip, n, fps=None)
+    src = list(iter_frames(clip, rate))
+    assert len(out) == n == len(src)
+    assert [read_stamp(f) for f in out] == [read_stamp(f) for f in src]
 
 
 def test_variable_frame_rate(media: RobustMedia, stub_pipe: LipSyncPipeline) -> None:
