@@ -64,7 +64,8 @@ def build_avatar_tab(ctx: AppContext, model: gr.Dropdown, demo: gr.Blocks) -> No
 
     @guarded
     @on_gpu(duration=300)
-    def speak(name, audio, batch_size, model_name, request: gr.Request, progress=gr.Progress()):
+    def speak(name, audio, batch_size, model_name, request: gr.Request, silence="close", crf=18,
+              progress=gr.Progress()):
         """Make avatar ``name`` speak ``audio``: yields (live frame, None) while frames are made, then the mp4."""
         if not name:
             raise InputError("No avatar is selected.", "Prepare one above, or pick one in the list.")
@@ -73,10 +74,12 @@ def build_avatar_tab(ctx: AppContext, model: gr.Dropdown, demo: gr.Blocks) -> No
             avatar = Avatar.load(ctx.pipeline(model_name), ctx.avatars_dir / validate_name(name))
             out = new_output(ctx.outputs_dir, f"{name}-speaks")
             checked = check_speech(audio, out)
-            cfg = InferenceConfig(batch_size=int(batch_size))
+            run = controls.run_settings(silence, "source", crf)  # the avatar keeps the rate it was prepared at
+            cfg = InferenceConfig(batch_size=int(batch_size), silence=run["silence"], crf=run["crf"])
             shown = 0.0
             frames = avatar.speak(checked, cfg, bridge(progress, cancel, ctx.speed))
-            for frame in stream_to_file(frames, out, avatar.size, checked, sar=avatar.sar):
+            for frame in stream_to_file(frames, out, avatar.size, checked, sar=avatar.sar, fps=avatar.fps,
+                                        crf=cfg.crf, color=avatar.color):
                 now = time.monotonic()
                 if now - shown >= LIVE_INTERVAL_S:
                     shown = now
@@ -120,6 +123,7 @@ def build_avatar_tab(ctx: AppContext, model: gr.Dropdown, demo: gr.Blocks) -> No
                 gr.Examples([[str(ctx.asset("speech.wav"))]], inputs=[speak_audio], label="Example speech")
             with gr.Accordion("Speaking settings", open=False):
                 speak_batch = controls.batch_size_slider()
+                speak_output = controls.output_settings("av", with_fps=False)
             with gr.Row():
                 speak_btn = gr.Button("Speak", variant="primary", elem_id="av-speak")
                 speak_cancel = controls.cancel_button(ctx, "av-speak-cancel")
@@ -147,5 +151,6 @@ def build_avatar_tab(ctx: AppContext, model: gr.Dropdown, demo: gr.Blocks) -> No
                       api_visibility="private").then(delete, avatar_list, avatar_list, api_name="delete_avatar",
                                                      concurrency_limit=None)
     # The progress shows on the final video's box: over the Live box it would hide the frames it streams.
-    controls.with_cancel(ctx, speak_btn.click, speak_cancel, speak, [avatar_list, speak_audio, speak_batch, model],
+    controls.with_cancel(ctx, speak_btn.click, speak_cancel, speak,
+                         [avatar_list, speak_audio, speak_batch, model, speak_output.silence, speak_output.crf],
                          [live, final], api_name="speak", clear=[live, final], show_progress_on=[final])

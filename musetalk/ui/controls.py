@@ -8,7 +8,7 @@ from typing import Any
 
 import gradio as gr
 
-from ..config import PARSING_MODES, FaceConfig, InferenceConfig
+from ..config import PARSING_MODES, SILENCE_MODES, FaceConfig, InferenceConfig, SilenceConfig
 from ..errors import InputError
 from ..train.runs import list_finished_runs
 from .context import BASE_MODEL, AppContext
@@ -124,6 +124,46 @@ def face_settings(prefix: str) -> FaceSettings:
     smooth = gr.Checkbox(value=d.smooth, label="Smooth the face box over time",
                          info="Steadies the crop between frames against jitter. Turn off for fast head motion.")
     return FaceSettings(bbox_shift, extra_margin, parsing_mode, left, right, smooth)
+
+
+FPS_CHOICES = ["source", "23.976", "24", "25", "29.97", "30", "50", "60"]
+
+
+@dataclass
+class OutputSettings:
+    """What the result does in silence, its frame rate and its quality."""
+
+    silence: gr.Radio
+    fps: gr.Dropdown
+    crf: gr.Slider
+
+    @property
+    def inputs(self) -> list[gr.components.Component]:
+        return [self.silence, self.fps, self.crf]
+
+
+def output_settings(prefix: str, with_fps: bool = True) -> OutputSettings:
+    """with_fps=False for an avatar, which keeps the rate it was prepared at."""
+    silence = gr.Radio(list(SILENCE_MODES), value=DEFAULT_RUN.silence.mode, label="When nobody speaks",
+                       info="close: the mouth closes in the silences of the speech, with a closed mouth taken from "
+                            "the video itself; keep: the model's frames throughout (MuseTalk).",
+                       elem_id=f"{prefix}-silence")
+    with gr.Row():
+        fps = gr.Dropdown(FPS_CHOICES, value="source", label="Frame rate", allow_custom_value=True,
+                          info="source: the video's own (25 for a photo)", elem_id=f"{prefix}-fps",
+                          visible=with_fps)
+        crf = gr.Slider(0, 51, value=DEFAULT_RUN.crf, step=1, label="Quality (crf)",
+                        info="Lower is better and larger; 18 is visually lossless.", elem_id=f"{prefix}-crf")
+    return OutputSettings(silence, fps, crf)
+
+
+def run_settings(silence: str, fps: str, crf: float) -> dict[str, Any]:
+    """InferenceConfig fields for the output settings; a bad frame rate is an InputError (shown as a message)."""
+    from ..media.rates import parse_fps
+
+    if silence not in SILENCE_MODES:
+        raise InputError(f"Unknown silence setting {silence!r}; use one of: {', '.join(SILENCE_MODES)}.")
+    return {"silence": SilenceConfig(mode=silence), "fps": parse_fps(fps or "source"), "crf": int(crf)}
 
 
 def cancel_button(ctx: AppContext, elem_id: str) -> gr.Button:

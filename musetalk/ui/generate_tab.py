@@ -46,14 +46,15 @@ def build_generate_tab(ctx: AppContext, model: gr.Dropdown) -> None:
     @on_gpu(duration=180)
     def generate(face_video, face_image, audio, bbox_shift, extra_margin, parsing_mode, left_cheek_width,
                  right_cheek_width, smooth, batch_size, model_name, face_choice, request: gr.Request,
-                 progress=gr.Progress()):
-        """Lip-sync the face video (or photo) to the audio; returns an H.264 + AAC mp4 at 25 fps."""
+                 silence="close", fps="source", crf=18, progress=gr.Progress()):
+        """Lip-sync the face video (or photo) to the audio; returns an H.264 + AAC mp4 (at the video's own frame
+        rate unless ``fps`` says otherwise; the mouth closes in silences unless ``silence`` is "keep")."""
         face = controls.pick_face(face_video, face_image)
         audio = controls.need_audio(audio)
         cfg = InferenceConfig(
             face=controls.face_config(bbox_shift, extra_margin, parsing_mode, left_cheek_width,
                                       right_cheek_width, smooth, face_choice),
-            batch_size=int(batch_size),
+            batch_size=int(batch_size), **controls.run_settings(silence, fps, crf),
         )
         with ctx.jobs.run(request.session_hash) as cancel:
             progress(0, desc="Loading the model")
@@ -74,6 +75,8 @@ def build_generate_tab(ctx: AppContext, model: gr.Dropdown) -> None:
             with gr.Accordion("2. Face and blend settings", open=False):
                 settings = controls.face_settings("gen")
                 batch_size = controls.batch_size_slider()
+            with gr.Accordion("3. Silence, frame rate and quality", open=False):
+                output = controls.output_settings("gen")
             face_choice = controls.face_choice("gen")
             with gr.Row():
                 check_btn = gr.Button("Check parameters", variant="secondary", elem_id="gen-check")
@@ -105,7 +108,8 @@ def build_generate_tab(ctx: AppContext, model: gr.Dropdown) -> None:
     check_btn.click(check_parameters, [*face_inputs, *settings.inputs, model, face_choice],
                     [preview_img, preview_note, face_choice], api_name="check_parameters", concurrency_id="device")
     controls.with_cancel(ctx, generate_btn.click, cancel_btn, generate,
-                         [*face_inputs, audio, *settings.inputs, batch_size, model, face_choice], result,
+                         [*face_inputs, audio, *settings.inputs, batch_size, model, face_choice, *output.inputs],
+                         result,
                          api_name="generate")
     attach_scores(ctx, scores, result, face_inputs, [*settings.inputs, face_choice])
     for upload in source.inputs:  # another face file: its faces are not known until it is checked
