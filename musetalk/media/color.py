@@ -34,7 +34,8 @@ class ColorTags:
             opts = ([f"out_color_matrix={matrix}"] if matrix else []) + (
                 [f"out_range={self.range}"] if self.range else [])
             filters.append("scale=" + ":".join(opts + ["flags=accurate_rnd+full_chroma_int"]))
-        params = [f"{key}={value}" for key, value in (("range", self.range), ("colorspace", self.space),
+        space = self.space if matrix else ""  # "gbr" (RGB) and the like do not describe a YUV stream
+        params = [f"{key}={value}" for key, value in (("range", self.range), ("colorspace", space),
                                                        ("color_primaries", self.primaries), ("color_trc", self.trc))
                   if value and value != "unknown"]
         if params:

@@ -192,7 +192,7 @@ def parse_ffmpeg_header(stderr: str, path: Path) -> MediaInfo:
         audio_codec=audio_codec,
         audio_rate=audio_rate,
         sar=sar,
-        color=color,
+        color=None if is_image else color,  # a photo's (JPEG: full range, RGB "gbr") are not a video's
     )
 
 

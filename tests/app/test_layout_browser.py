@@ -13,7 +13,8 @@ pytestmark = pytest.mark.browser
 def test_the_example_fills_the_visible_face_and_speech_inputs(app, page):
     page.goto(app.url)
     page.wait_for_selector("#gen-generate")
-    assert page.locator("#gen-video").is_visible()  # the video tab is in front at first
+    # the video tab is in front at first (waited for: under load the tab's content renders after the buttons)
+    page.wait_for_selector("#gen-video", state="visible", timeout=30_000)
     page.locator("#tab-generate").get_by_text("speech.wav").first.click()  # the example row
     page.wait_for_selector("#gen-image img", state="visible", timeout=30_000)
     page.wait_for_selector("#gen-audio audio, #gen-audio .waveform-container", state="attached", timeout=30_000)

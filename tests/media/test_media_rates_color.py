@@ -57,3 +57,16 @@ def test_writer_filters_convert_with_the_tagged_matrix():
     assert filters[0].startswith("scale=out_color_matrix=bt709:out_range=tv")
     assert filters[1] == "setparams=range=tv:colorspace=bt709:color_primaries=bt709:color_trc=bt709"
     assert ColorTags("tv", "", "", "").writer_filters()[0].startswith("scale=out_range=tv")
+
+
+def test_an_rgb_space_is_not_written_as_a_yuv_matrix():
+    assert ColorTags("pc", "gbr", "unknown", "unknown").writer_filters() == [
+        "scale=out_range=pc:flags=accurate_rnd+full_chroma_int", "setparams=range=pc"]
+
+
+def test_a_photo_has_no_video_colour_tags(tmp_path):
+    from core_helpers import ASSETS
+
+    from musetalk.media import probe
+
+    assert probe(ASSETS / "face.jpg").color is None
