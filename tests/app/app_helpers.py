@@ -69,3 +69,13 @@ def stop_app(app: RunningApp) -> None:
         app.proc.kill()
 
 
+
+
+def prepare_avatar_in_page(page, face: Path, name: str) -> None:
+    """On the Real-time avatar tab: upload ``face``, prepare it as ``name`` and wait until it is ready."""
+    page.get_by_role("tab", name="Real-time avatar").click()
+    page.fill("#av-name textarea, #av-name input", name)
+    page.locator("#av-video input[type=file]").set_input_files(str(face))
+    page.wait_for_selector("#av-video video")
+    page.click("#av-prepare")
+    page.get_by_text(f"Avatar '{name}' is ready").wait_for(timeout=300_000)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from app_helpers import ARTIFACTS
+from app_helpers import prepare_avatar_in_page, ARTIFACTS
 
 from musetalk.media import probe
 
@@ -79,12 +79,7 @@ def test_generate_tab_checks_parameters_and_generates_a_playable_video(app, medi
 
 def test_avatar_tab_prepares_lists_streams_and_deletes(app, media, page):
     open_app(page, app)
-    page.get_by_role("tab", name="Real-time avatar").click()
-    page.fill("#av-name textarea, #av-name input", "browser-test")
-    page.locator("#av-video input[type=file]").set_input_files(str(media["face"]))
-    page.wait_for_selector("#av-video video")
-    page.click("#av-prepare")
-    page.get_by_text("Avatar 'browser-test' is ready").wait_for(timeout=300_000)
+    prepare_avatar_in_page(page, media["face"], "browser-test")
     assert page.locator("#av-list input").input_value() == "browser-test"
 
     page.locator("#av-audio input[type=file]").set_input_files(str(media["audio"]))

@@ -8,7 +8,7 @@ import time
 import cv2
 import numpy as np
 import pytest
-from app_helpers import ARTIFACTS, ROOT, ffmpeg
+from app_helpers import prepare_avatar_in_page, ARTIFACTS, ROOT, ffmpeg
 
 pytestmark = pytest.mark.browser
 gradio_client = pytest.importorskip("gradio_client")
@@ -39,12 +39,7 @@ def _looks_like_a_frame(img: np.ndarray) -> bool:
 def test_live_frames_are_visible_while_speak_runs(app, media, long_speech, page):
     page.goto(app.url)
     page.wait_for_selector("#gen-generate")
-    page.get_by_role("tab", name="Real-time avatar").click()
-    page.fill("#av-name textarea, #av-name input", "live-test")
-    page.locator("#av-video input[type=file]").set_input_files(str(media["face"]))
-    page.wait_for_selector("#av-video video")
-    page.click("#av-prepare")
-    page.get_by_text("Avatar 'live-test' is ready").wait_for(timeout=300_000)
+    prepare_avatar_in_page(page, media["face"], "live-test")
     page.locator("#av-audio input[type=file]").set_input_files(str(long_speech))
     page.wait_for_selector("#av-audio audio, #av-audio .waveform-container, #av-audio button", timeout=30_000)
     page.click("#av-speak")
