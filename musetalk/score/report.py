@@ -147,26 +147,30 @@ class _Scan:
 
 
 def scan(info: MediaInfo, src: MediaInfo | None, face: FaceConfig,
-          progress: Progress) -> tuple[ClipMotion, ClipMotion | None, QualityMeter | None]:
+         progress: Progress) -> tuple[ClipMotion, ClipMotion | None, QualityMeter | None]:
     """One pass over the result (and the source beside it): their motion, and the quality meter."""
     result = _Scan(face, static=info.is_image)
-    source = _Scan(face, static=src.is_image) if src is not None else None
-    meter = QualityMeter() if src is not None else None
-    total = max(info.n_frames, 1)
-    src_frames = _frames(src) if src is not None else None
-    for i, frame in enumerate(_frames(info) if not info.is_image else itertools.islice(_frames(info), 1)):
-        result.add(frame)
-        if source is not None and src_frames is not None and meter is not None:
+    if src is None:
+        for i, frame in enumerate(iter_frames(info)):
+            result.add(frame)
+            progress("score", i + 1, max(info.n_frames, 1))
+        return result.motion(), None, None
+    source, meter = _Scan(face, static=src.is_image), QualityMeter()
+    src_frames = _frames(src)
+    try:
+        for i, frame in enumerate(iter_frames(info)):
+            result.add(frame)
+            # a result longer than its source (looped) is compared where the two line up, and scored throughout
             src_frame = next(src_frames, None)
             if src_frame is not None:
                 tracked = source.add(src_frame)
                 inside = region_mask(frame.shape, None if tracked is None else tracked.box,
                                      None if tracked is None else tracked.mask(face))
                 meter.add(frame, src_frame, inside)
-        progress("score", i + 1, total)
-    if src_frames is not None and hasattr(src_frames, "close"):
+            progress("score", i + 1, max(info.n_frames, 1))
+    finally:
         src_frames.close()
-    return result.motion(), None if source is None else source.motion(), meter
+    return result.motion(), source.motion(), meter
 
 
 def score_video(video: PathLike, audio: PathLike | None = None, source: PathLike | None = None,
