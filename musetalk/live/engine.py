@@ -1,0 +1,475 @@
+"""The live engine: a prepared avatar plus a stream of audio chunks -> timestamped frames at the avatar's fps.
+
+Three threads meet at one condition variable:
+
+    push() (any thread)  : places audio on the timeline (``timeline.py``), bounded by ``max_pending_s``
+    render thread        : picks batches of speech slots whose windows are available, renders them through the
+                           same core as offline (``FaceRenderer.render`` + ``paste_back``), keeps them by slot
+    output thread        : emits slot n at start + n / fps (paced) or as soon as it is ready (unpaced) into a
+                           bounded queue that ``frames()`` reads
+
+Slot n always shows source frame ``pingpong(n, len(store))``, so idle -> speech -> idle never jumps in the loop.
+Paced, when rendering is slower than real time, the renderer keeps ahead of the clock by its measured batch time
+and renders every k-th speech slot (stride k); the others show the rendered frame nearest in index ("held"), so
+the sync error stays within k/2 frames and never grows.
+"""
+from __future__ import annotations
+
+import collections
+import math
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import profiling
+from ..config import AUDIO_SAMPLE_RATE
+from ..errors import InputError
+from ..face import paste_back
+from ..profiling import stage
+from ..sources import pingpong
+from .timeline import Rate, Utterance
+
+_POLL_S = 0.02  # how often a waiting thread looks at the clock and the stop flag
+_EMA = 0.3  # weight of the newest batch in the render-time estimates
+_HEADROOM = 1.1  # render every k-th slot with k from the measured cost times this (blend, jitter, other work)
+_LOOKAHEAD = 3  # slots of audio a window needs from its own slot's start (it reaches 2 frames ahead)
+_END = object()
+
+
+@dataclass
+class LiveConfig:
+    batch_size: int = 4
+    pace: bool = True  # frames leave on the real-time clock; False: render every frame as fast as possible
+    idle_below_db: float | None = -50.0  # quieter slots (dBFS RMS, with hangover) show the idle frame; None: all
+    max_pending_s: float = 10.0  # audio received but not yet shown; more -> push() raises LiveOverflow
+    out_frames: int = 50  # bounded output queue (and how far ahead of the output the renderer may go)
+    drop_after_s: float = 5.0  # a consumer that takes no frame for this long is dropped
+
+
+@dataclass
+class LiveFrame:
+    index: int  # slot on the output timeline (0 = session start), at the avatar's fps
+    pts: float  # index / fps, seconds
+    image: np.ndarray  # (H, W, 3) uint8 BGR, full frame; read-only when it is a rendered frame (held ones share it)
+    audio: np.ndarray  # (samples of this slot,) float32 16 kHz: the audio this frame shows (zeros without speech)
+    kind: str  # "speech" (its own render) | "held" (the nearest rendered frame) | "idle" (the raw avatar frame)
+    latency_s: float | None = None  # first frame of a pushed chunk: wall time from that push to this frame leaving
+    utterance: int | None = None  # which utterance's audio this slot plays (None: no audio)
+    shows: int | None = None  # the slot whose render the image is (index for speech, another for held)
+
+
+@dataclass
+class LiveStats:
+    render_fps: float  # rendered frames per second of render-thread busy time (Whisper + UNet + VAE + blend)
+    latency_median_s: float | None
+    latency_p95_s: float | None
+    frames_rendered: int  # frames that left showing their own render
+    frames_held: int
+    frames_idle: int
+    below_real_time: bool
+    fps: float = 25.0
+    stride: int = 1  # the largest stride used (render every k-th speech slot)
+    utterances: int = 0  # > 1 for one stream: audio came late (an underrun) and speech restarted
+    render_batch_s: float = 0.0  # the current estimate of one batch's render time
+
+    def message(self) -> str:
+        if self.below_real_time and self.stride > 1:
+            return (f"rendering at {self.render_fps:.1f} fps, below real time: frames are held to keep the lips "
+                    f"in sync")
+        if self.below_real_time:
+            return f"rendering at {self.render_fps:.1f} fps, below real time ({self.fps:g} fps)"
+        return f"real time (rendering at {self.render_fps:.1f} fps for {self.fps:g})"
+
+
+class LiveOverflow(InputError):
+    """More audio is waiting to be shown than ``max_pending_s``: the sender runs ahead of real time."""
+
+
+class LiveDropped(Exception):
+    """The consumer stopped taking frames for ``drop_after_s``; the session closed itself."""
+
+
+class _Stopped(Exception):
+    pass
+
+
+class LiveSession:
+    """One live stream of a prepared avatar. ``push`` audio from any thread, read ``frames()`` from one."""
+
+    def __init__(self, avatar, cfg: LiveConfig | None = None, clock: Callable[[], float] = time.monotonic, *,
+                 windows_factory: Callable[[], object] | None = None) -> None:
+        """windows_factory: makes the Whisper windows of one utterance (default ``StreamingWindows``; tests
+        pass a stand-in)."""
+        self.avatar = avatar
+        self.cfg = cfg = cfg or LiveConfig()
+        self.clock = clock
+        self.rate = Rate(avatar.fps)
+        m = avatar.pipeline.models
+        if windows_factory is None:
+            from .features import StreamingWindows
+
+            def windows_factory() -> object:
+                return StreamingWindows(m.whisper, m.feature_extractor, avatar.fps)
+
+        self._make_windows = windows_factory
+        self._renderer = avatar.pipeline.renderer
+        self._store = avatar.store
+        self._faces = avatar.store.faces
+        self._n_src = len(avatar.store)
+        self._latents = avatar.latents.to(device=m.device, dtype=m.dtype)
+        self._batch = max(int(cfg.batch_size), 1)
+        self._times = profiling.current()
+        self._cond = threading.Condition()
+        self._utts: list[Utterance] = []
+        self._uids = 0
+        self._rendered: dict[int, np.ndarray] = {}
+        self._out_slot = 0  # the next slot the output thread emits
+        self._ended = self._closed = self._dropped = False
+        self._error: BaseException | None = None
+        self._stride = self._max_stride = 1
+        self._renders, self._render_busy = 0, 0.0
+        self._counts = {"speech": 0, "held": 0, "idle": 0}
+        self._chunk_push: dict[int, float] = {}  # slot -> push time of the first chunk starting there
+        self._latencies: collections.deque[float] = collections.deque(maxlen=100_000)
+        self._out: queue.Queue = queue.Queue(maxsize=max(int(cfg.out_frames), 1))
+        self._batch_s, self._frame_s = self._warm_up()
+        self._learn(0.0, 0)  # the stride from the warm-up's estimate
+        self._start = self._last_take = clock()
+        self._threads = [threading.Thread(target=self._guard, args=(fn,), name=f"musetalk-live-{name}", daemon=True)
+                         for fn, name in ((self._render_loop, "render"), (self._output_loop, "output"))]
+        for t in self._threads:
+            t.start()
+
+    # ------------------------------------------------------------------ public
+
+    def push(self, pcm: np.ndarray) -> None:
+        """Append audio: (n,) float 16 kHz mono, any n. Thread-safe."""
+        pcm = np.asarray(pcm)
+        if pcm.ndim != 1 or not np.issubdtype(pcm.dtype, np.floating):
+            raise InputError(f"Live audio must be mono float samples of shape (n,), got {pcm.dtype} {pcm.shape}.")
+        pcm = np.array(pcm, np.float32)  # our own copy: the caller may reuse its buffer
+        if not np.isfinite(pcm).all():
+            raise InputError("Live audio contains NaN or infinite samples.")
+        with self._cond:
+            self._raise_if_failed()
+            if self._closed:
+                raise InputError("Audio was pushed to a closed live session.")
+            if self._ended:
+                raise InputError("Audio was pushed after end() on a live session.")
+            if len(pcm) == 0:
+                return
+            pending = sum(u.pending_samples(self._out_slot) for u in self._utts) + len(pcm)
+            if pending > self.cfg.max_pending_s * AUDIO_SAMPLE_RATE:
+                raise LiveOverflow(f"The live session has {pending / AUDIO_SAMPLE_RATE:.1f} s of audio waiting to be "
+                                   f"shown, more than {self.cfg.max_pending_s:g} s.",
+                                   "Send audio at real-time pace.")
+            now = self.clock()
+            u = self._utts[-1] if self._utts else None
+            if u is None or (self.cfg.pace and (u.ended or u.end_slot < self._out_slot)):
+                u = self._new_utterance(u, now)
+            self._chunk_push.setdefault(u.end_slot, now)  # the slot that shows this chunk's first sample
+            u.push(pcm)
+            self._cond.notify_all()
+
+    def end(self) -> None:
+        """No more audio: frames() stops after the last whole frame of audio."""
+        with self._cond:
+            self._ended = True
+            if self._utts:
+                self._utts[-1].finish()
+            self._cond.notify_all()
+
+    def frames(self) -> Iterator[LiveFrame]:
+        """The frames, in slot order (one consumer). Raises LiveDropped after a drop, or a render error."""
+        while True:
+            self._raise_if_failed()
+            try:
+                item = self._out.get(timeout=_POLL_S)
+            except queue.Empty:
+                if self._closed:
+                    self._raise_if_failed()
+                    return
+                continue
+            self._last_take = self.clock()
+            if item is _END:
+                return
+            with self._cond:
+                pushed = self._chunk_push.pop(item.index, None)
+                for s in [s for s in self._chunk_push if s < item.index]:
+                    del self._chunk_push[s]
+            if pushed is not None:
+                item.latency_s = self._last_take - pushed
+                self._latencies.append(item.latency_s)
+            yield item
+
+    def stats(self) -> LiveStats:
+        with self._cond:
+            lat = np.array(self._latencies) if self._latencies else None
+            render_fps = self._renders / self._render_busy if self._render_busy > 0 else 0.0
+            fps = float(self.rate.fps)
+            below = self._renders > 0 and render_fps < fps
+            return LiveStats(
+                render_fps=render_fps,
+                latency_median_s=None if lat is None else float(np.median(lat)),
+                latency_p95_s=None if lat is None else float(np.percentile(lat, 95)),
+                frames_rendered=self._counts["speech"], frames_held=self._counts["held"],
+                frames_idle=self._counts["idle"], below_real_time=below, fps=fps, stride=self._max_stride,
+                utterances=self._uids, render_batch_s=self._batch_s)
+
+    def close(self) -> None:
+        """Stop and join the threads (the renderer first finishes the batch it is on). Idempotent."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        for t in self._threads:
+            if t is not threading.current_thread():
+                t.join()
+
+    def __enter__(self) -> LiveSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ placement
+
+    def _new_utterance(self, last: Utterance | None, now: float) -> Utterance:
+        """A new utterance: at slot 0 unpaced; paced, as soon as its first batch can be ready: the window's
+        look-ahead, one batch time, the slots a batch spans at the current stride, and a frame of margin."""
+        if last is not None:
+            last.finish()
+        if not self.cfg.pace:
+            first = 0
+        else:
+            delay = (self.rate.slots_for(self._batch_s) + (self._batch - 1) * self._stride + _LOOKAHEAD + 1)
+            first = max(self.rate.slot_at(now - self._start) + delay, self._out_slot + 1,
+                        last.end_slot + 1 if last is not None else 0)
+        u = Utterance(self._uids, first, self._make_windows(), self.rate)
+        self._uids += 1
+        self._utts.append(u)
+        return u
+
+    def _utterance_at(self, n: int) -> Utterance | None:
+        for u in self._utts:
+            last = u.end_slot + (0 if u.ended or u.n_samples == self.rate.boundary(u.n_frames) else 1)
+            if u.first <= n < last:
+                return u
+        return None
+
+    def _wanted(self, u: Utterance, f: int) -> bool:
+        """Frame f of u is to be rendered: its source frame has a face and its audio is not quiet."""
+        return (self._faces[pingpong(u.first + f, self._n_src)] is not None
+                and not u.quiet(f, self.cfg.idle_below_db))
+
+    # ------------------------------------------------------------------ rendering
+
+    def _warm_up(self) -> tuple[float, float]:
+        """Render one full batch of silence (one-time device set-up, and the first batch-time estimate);
+        again when the first was slow, as a cold start is."""
+        slots = [s for s in range(2 * self._n_src) if self._faces[pingpong(s, self._n_src)] is not None]
+        slots = (slots * self._batch)[: self._batch]
+        for _ in range(2):
+            u = Utterance(-1, 0, self._make_windows(), self.rate)  # a new one each time: Whisper runs again
+            u.push(np.zeros(self.rate.boundary(max(slots) + _LOOKAHEAD), np.float32))
+            u.finish()
+            t0 = self.clock()
+            self._render_slots(u, slots)
+            dt = self.clock() - t0
+            if dt <= self.rate.seconds(self._batch):
+                break
+        return dt, dt / len(slots)
+
+    def _render_slots(self, u: Utterance, slots: list[int]) -> list[np.ndarray]:
+        """Full frames for ``slots`` of ``u``: its windows, the cached latents, the offline renderer, paste-back."""
+        windows = u.windows.windows([s - u.first for s in slots])
+        src = [pingpong(s, self._n_src) for s in slots]
+        faces = self._renderer.render(self._latents[src], windows)
+        out = []
+        for k, i in enumerate(src):
+            face = self._faces[i]
+            with stage("blend"):
+                image = paste_back(self._store.frame(i), faces[k], face.box, face.mask(self.avatar.face_cfg))
+            image.flags.writeable = False
+            out.append(image)
+        return out
+
+    def _render_loop(self) -> None:
+        while True:
+            with self._cond:
+                while (job := self._pick()) is None:
+                    if self._closed:
+                        return
+                    self._cond.wait(_POLL_S)
+            u, slots = job
+            t0 = self.clock()
+            images = self._render_slots(u, slots)
+            dt = self.clock() - t0
+            with self._cond:
+                self._rendered.update(zip(slots, images))
+                self._learn(dt, len(slots))
+                self._cond.notify_all()
+
+    def _learn(self, dt: float, n: int) -> None:
+        if n:
+            self._renders += n
+            self._render_busy += dt
+            self._batch_s = (1 - _EMA) * self._batch_s + _EMA * dt
+        if n == self._batch:  # a part batch costs nearly a full one (one Whisper pass): it would overstate
+            self._frame_s = (1 - _EMA) * self._frame_s + _EMA * dt / n
+        if self.cfg.pace:
+            self._stride = max(1, math.ceil(self._frame_s * float(self.rate.fps) * _HEADROOM))
+            self._max_stride = max(self._max_stride, self._stride)
+
+    def _pick(self) -> tuple[Utterance, list[int]] | None:
+        return self._pick_paced() if self.cfg.pace else self._pick_all()
+
+    def _pick_all(self) -> tuple[Utterance, list[int]] | None:
+        """Unpaced: the next block of batch_size frames (as offline batches them), once all of it is available."""
+        limit = self._out_slot + self.cfg.out_frames
+        for u in self._utts:
+            available = u.windows.available
+            while (nxt := u.next_block) < u.n_frames:
+                stop = nxt + self._batch if not u.ended else min(nxt + self._batch, u.n_frames)
+                if stop > available or u.first + nxt >= limit:
+                    return None
+                u.next_block = stop
+                want = [u.first + f for f in range(nxt, stop) if self._wanted(u, f)]
+                if want:
+                    return u, want
+        return None
+
+    def _pick_paced(self) -> tuple[Utterance, list[int]] | None:
+        """Paced: up to batch_size speech slots on the stride grid that can be ready before their time."""
+        now = self.clock()
+        earliest = max(self._out_slot, self.rate.slot_at(now - self._start + self._batch_s) + 1)
+        limit = self._out_slot + self.cfg.out_frames
+        k = self._stride
+        for u in self._utts:
+            lo, hi = max(u.first, earliest) - u.first, min(u.first + u.windows.available, limit) - u.first
+            slots = [u.first + f for f in range(-(-lo // k) * k, hi, k)
+                     if u.first + f not in self._rendered and self._wanted(u, f)][: self._batch]
+            if not slots:
+                continue
+            slack = self._start + self.rate.seconds(slots[0]) - now - self._batch_s
+            if len(slots) < self._batch and not u.ended and slack > self.rate.seconds(2):
+                return None  # time to spare: let the batch fill (one Whisper pass and one UNet call for more)
+            return u, slots
+        return None
+
+    # ------------------------------------------------------------------ output
+
+    def _output_loop(self) -> None:
+        n = 0
+        while True:
+            with self._cond:
+                while not self._due(n):
+                    if self._closed:
+                        return
+                    wait = self._start + self.rate.seconds(n) - self.clock() if self.cfg.pace else _POLL_S
+                    self._cond.wait(min(max(wait, 0.0), _POLL_S))
+                if self._ended and n >= self._last_slot():
+                    frame = _END
+                else:
+                    frame = self._make_frame(n)
+                    self._out_slot = n + 1
+                    self._release()
+                    self._cond.notify_all()
+            self._offer(frame)
+            if frame is _END:
+                return
+            n += 1
+
+    def _last_slot(self) -> int:
+        return self._utts[-1].end_slot if self._utts else 0
+
+    def _due(self, n: int) -> bool:
+        """Slot n may leave: paced, its time has come; unpaced, its frame is final (or the stream is over)."""
+        if self._ended and n >= self._last_slot():
+            return True
+        if self.cfg.pace:
+            return self.clock() >= self._start + self.rate.seconds(n)
+        u = self._utterance_at(n)
+        if u is None or n >= u.end_slot:
+            return False
+        f = n - u.first
+        return f < u.windows.available and (n in self._rendered or not self._wanted(u, f))
+
+    def _make_frame(self, n: int) -> LiveFrame:
+        src = pingpong(n, self._n_src)
+        u = self._utterance_at(n)
+        kind, shows, image = "idle", None, None
+        if u is None:
+            audio = np.zeros(self.rate.boundary(n + 1) - self.rate.boundary(n), np.float32)
+        else:
+            f = n - u.first
+            audio = u.audio(f)
+            if n in self._rendered:
+                kind, shows, image = "speech", n, self._rendered[n]
+            elif self._faces[src] is None:
+                kind, shows = "speech", n  # nothing to render: the source frame as it is, as offline
+            elif not (u.decided(f) and u.quiet(f, self.cfg.idle_below_db)):
+                m = self._nearest_rendered(u, n)
+                if m is not None:
+                    kind, shows, image = "held", m, self._rendered[m]
+        if image is None:
+            image = self._store.frame(src)
+        self._counts[kind] += 1
+        return LiveFrame(n, self.rate.seconds(n), image, audio, kind, None, None if u is None else u.uid, shows)
+
+    def _nearest_rendered(self, u: Utterance, n: int) -> int | None:
+        for d in range(1, 2 * self._stride + 3):
+            for m in (n - d, n + d):
+                if u.first <= m < u.end_slot and m in self._rendered:
+                    return m
+        return None
+
+    def _release(self) -> None:
+        """Forget what no later slot can show: old renders, shown audio, finished utterances."""
+        keep_from = self._out_slot - 2 * self._stride - 3
+        for s in [s for s in self._rendered if s < keep_from]:
+            del self._rendered[s]
+        for u in self._utts:
+            u.release(keep_from)
+        self._utts = [u for u in self._utts if u is self._utts[-1] or u.end_slot > keep_from]
+
+    def _offer(self, item: object) -> None:
+        """Into the bounded output queue; a consumer that takes nothing for drop_after_s is dropped."""
+        while True:
+            try:
+                self._out.put(item, timeout=_POLL_S)
+                return
+            except queue.Full:
+                with self._cond:
+                    if self._closed:
+                        raise _Stopped from None
+                    if self.clock() - self._last_take > self.cfg.drop_after_s:
+                        self._dropped = self._closed = True
+                        self._cond.notify_all()
+                        raise _Stopped from None
+
+    # ------------------------------------------------------------------ threads
+
+    def _guard(self, fn: Callable[[], None]) -> None:
+        profiling.bind(self._times)
+        try:
+            fn()
+        except _Stopped:
+            pass
+        except BaseException as exc:  # noqa: BLE001 - raised in the consumer's thread by frames() and push()
+            with self._cond:
+                if self._error is None:
+                    self._error = exc
+                self._closed = True
+                self._cond.notify_all()
+
+    def _raise_if_failed(self) -> None:
+        """A thread's error, or the drop, in the caller's thread."""
+        if self._error is not None:
+            raise self._error
+        if self._dropped:
+            raise LiveDropped(f"The consumer took no frame for {self.cfg.drop_after_s:g} s; the live session "
+                              f"closed itself.")
