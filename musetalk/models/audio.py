@@ -57,6 +57,28 @@ def window_starts(n_frames: int, fps: Rate = FPS) -> np.ndarray:
     return (np.arange(n_frames, dtype=np.int64) * WHISPER_STEPS_PER_SECOND * fps.denominator) // fps.numerator
 
 
+def hidden_steps(n_samples: int, sample_rate: int = AUDIO_SAMPLE_RATE) -> int:
+    """Whisper steps kept for ``n_samples`` of audio: floor(seconds * 50), in floats as MuseTalk (so 9280 samples
+    keep 28 steps, not 29): the one rule offline and streaming windows share."""
+    return math.floor(n_samples / sample_rate * WHISPER_STEPS_PER_SECOND)
+
+
+def segment_samples(sample_rate: int = AUDIO_SAMPLE_RATE) -> int:
+    """Samples in one Whisper segment (30 s); segments start at sample 0 and at every multiple of this."""
+    return SEGMENT_SECONDS * sample_rate
+
+
+def encode_segment(encoder, extractor, chunk: np.ndarray, sample_rate: int = AUDIO_SAMPLE_RATE) -> torch.Tensor:
+    """chunk: (n <= 30 s,) float32 mono -> (1500, 5, 384) hidden states in the encoder's dtype and device.
+
+    The extractor pads the chunk to 30 s and normalises its log-mel over it; call under ``torch.inference_mode``.
+    """
+    param = next(encoder.parameters())
+    feats = extractor(chunk, sampling_rate=sample_rate, return_tensors="pt").input_features
+    out = encoder(feats.to(device=param.device, dtype=param.dtype), output_hidden_states=True)
+    return torch.stack(out.hidden_states, dim=2)[0]
+
+
 @torch.inference_mode()
 def encode_audio(encoder, extractor, audio: np.ndarray, sample_rate: int = AUDIO_SAMPLE_RATE,
                  pad: tuple[int, int] = (0, 0)) -> torch.Tensor:
@@ -66,16 +88,12 @@ def encode_audio(encoder, extractor, audio: np.ndarray, sample_rate: int = AUDIO
     pad: (left, right) zero steps around them, written into one buffer (no concatenated copies: long audio).
     """
     device = next(encoder.parameters()).device
-    dtype = next(encoder.parameters()).dtype
-    seg = SEGMENT_SECONDS * sample_rate
-    steps = math.floor(len(audio) / sample_rate * WHISPER_STEPS_PER_SECOND)
+    seg = segment_samples(sample_rate)
+    steps = hidden_steps(len(audio), sample_rate)
     hidden: torch.Tensor | None = None
     at = pad[0]
     for start in range(0, max(len(audio), 1), seg):
-        chunk = audio[start : start + seg]
-        feats = extractor(chunk, sampling_rate=sample_rate, return_tensors="pt").input_features
-        out = encoder(feats.to(device=device, dtype=dtype), output_hidden_states=True)
-        part = torch.stack(out.hidden_states, dim=2)[0]  # (1500, 5, 384)
+        part = encode_segment(encoder, extractor, audio[start : start + seg], sample_rate)
         if hidden is None:
             hidden = torch.zeros(pad[0] + steps + pad[1], *part.shape[1:], device=device)
         take = min(part.shape[0], pad[0] + steps - at)

@@ -1,0 +1,207 @@
+"""Whisper windows of audio that arrives in chunks, for the live engine.
+
+Why a second path: offline (``models.audio``) encodes a whole file; live audio arrives 20-500 ms at a time and a
+frame is due about 80 ms after its audio. This keeps offline's segmentation (30 s segments from the stream's sample
+0) and its per-segment procedure (``encode_segment``), so that once a segment's audio is complete (or ``finish()``
+was called) its hidden states are offline's, bit for bit; that encode is cached and never redone.
+
+The open (incomplete) segment is encoded from the audio received so far, zero-padded to 30 s by the extractor like
+offline's last segment. Its frames differ from offline: the encoder attends over the whole segment, including the
+silence that stands in for audio still to come, and the log-mel is normalised by the max of what has arrived.
+
+Cost: every encode is a full 30 s pass (3000 mel frames, 1500 steps; 23 GFLOP for Whisper-tiny) whatever the audio
+received, because the extractor pads. A ``windows()`` call that needs open-segment steps beyond its last encode
+re-encodes the open segment once, so a renderer asking for every batch of 4 frames at 25 fps pays one pass per
+160 ms of audio (6.25 a second), plus one final pass per completed segment it reads.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from ..config import AUDIO_SAMPLE_RATE, FPS
+from ..models.audio import (
+    PAD_LEFT,
+    WHISPER_STEPS_PER_SECOND,
+    WINDOW_STEPS,
+    Rate,
+    encode_segment,
+    frame_count,
+    hidden_steps,
+    segment_samples,
+    window_starts,
+)
+
+SEGMENT_STEPS = segment_samples(AUDIO_SAMPLE_RATE) * WHISPER_STEPS_PER_SECOND // AUDIO_SAMPLE_RATE  # 1500
+
+
+def received_steps(n_samples: int) -> int:
+    """Whisper steps whose 20 ms of audio are all in ``n_samples``, in integers. Offline's ``hidden_steps`` floors
+    in floats and keeps one step fewer at some lengths (57 for 18560 samples): that rule decides the right pad
+    once the audio is complete, but used before it, it would hold a frame back 20 ms for no missing audio."""
+    return n_samples * WHISPER_STEPS_PER_SECOND // AUDIO_SAMPLE_RATE
+
+
+class StreamingWindows:
+    """Whisper windows of audio that arrives in chunks: the same 5 hidden states, window rule and padding as
+    models.audio (offline), computed on demand.
+
+    ``push`` / ``finish`` may run on another thread than ``windows``: the encode runs outside the lock that
+    guards the audio, so a slow encode never blocks the audio feed.
+    """
+
+    def __init__(self, encoder, extractor, fps: Rate = FPS) -> None:
+        self.encoder = encoder
+        self.extractor = extractor
+        self.fps = fps
+        self.encode_seconds = 0.0  # wall time in encode_segment (CUDA synchronised, so it is the real cost)
+        self.encode_calls = 0
+        self._seg = segment_samples(AUDIO_SAMPLE_RATE)
+        self._buffers: list[np.ndarray | None] = []  # per segment, (30 s,) float32; None once encoded final
+        self._hidden: dict[int, tuple[int, torch.Tensor]] = {}  # segment -> (samples it was encoded from, states)
+        self._n = 0
+        self._finished = False
+        self._forgotten = 0  # segments below this were released
+        self._starts = np.zeros(0, np.int64)
+        self._lock = threading.Lock()  # audio and cache state
+        self._encoding = threading.Lock()  # one windows() at a time
+
+    # ------------------------------------------------------------------ audio in
+
+    def push(self, pcm: np.ndarray) -> None:
+        """Append pcm: (n,) float32 mono 16 kHz, any n >= 0."""
+        pcm = np.asarray(pcm, dtype=np.float32)
+        if pcm.ndim != 1:
+            raise ValueError(f"push() takes mono samples of shape (n,), got {pcm.shape}")
+        with self._lock:
+            if self._finished:
+                raise RuntimeError("push() after finish(): the audio was declared complete")
+            at = 0
+            while at < len(pcm):
+                seg, offset = divmod(self._n, self._seg)
+                if seg == len(self._buffers):
+                    self._buffers.append(np.zeros(self._seg, np.float32))
+                take = min(len(pcm) - at, self._seg - offset)
+                # Samples below _n are never written again, so an encode may read them without the lock.
+                self._buffers[seg][offset : offset + take] = pcm[at : at + take]
+                self._n += take
+                at += take
+
+    def finish(self) -> None:
+        """The audio is complete: the last frames get their right pad, the last segment becomes final."""
+        with self._lock:
+            self._finished = True
+
+    @property
+    def n_samples(self) -> int:
+        return self._n
+
+    @property
+    def available(self) -> int:
+        """Frames whose whole window is covered by received audio (frame i reads real steps through
+        floor(i * 50 / fps) + 5, i.e. through the end of frame i + 2 at 25 fps); after ``finish()``,
+        ``frame_count(n_samples, fps)`` exactly as offline."""
+        with self._lock:
+            n, finished = self._n, self._finished
+        total = frame_count(n, self.fps)
+        if finished:
+            return total
+        # The last padded index of frame i's window, starts[i] + 9, is real step starts[i] + 5: it must be < steps.
+        last_start = received_steps(n) + PAD_LEFT - WINDOW_STEPS
+        return int(np.searchsorted(self._window_starts(total), last_start, side="right"))
+
+    # ------------------------------------------------------------------ windows out
+
+    def windows(self, frames: Sequence[int] | range) -> torch.Tensor:
+        """-> (k, 50, 384) float32 on the encoder's device, no PE. Every frame must be < ``available`` (and not
+        released by ``forget``); encodes what it needs: a completed segment once ever, the open one at most once."""
+        frames = np.asarray(list(frames) if not isinstance(frames, np.ndarray) else frames, dtype=np.int64)
+        available = self.available
+        layers, width = self.encoder.config.encoder_layers + 1, self.encoder.config.d_model  # 5 states of 384
+        with self._encoding:
+            if len(frames) == 0:
+                return torch.zeros(0, WINDOW_STEPS * layers, width, device=self._device())
+            if frames.min() < 0 or frames.max() >= available:
+                raise IndexError(f"frames {frames.min()}..{frames.max()} asked, {available} available")
+            # Padded index p holds real step p - PAD_LEFT; steps past the received audio read as zeros, which
+            # only happens after finish() (the right pad), as offline's clamp onto its zero padding.
+            real = self._window_starts(int(frames.max()) + 1)[frames][:, None] + np.arange(WINDOW_STEPS) - PAD_LEFT
+            with self._lock:
+                n, finished = self._n, self._finished
+            steps = hidden_steps(n) if finished else received_steps(n)
+            valid = (real >= 0) & (real < steps)
+            segs = np.unique(real[valid] // SEGMENT_STEPS)
+            if len(segs) and segs[0] < self._forgotten:
+                raise IndexError(f"frames from segment {int(segs[0])} were released by forget()")
+            parts = {int(s): self._segment(int(s), int(real[valid & (real // SEGMENT_STEPS == s)].max()))
+                     for s in segs}
+            device = self._device()
+            out = torch.zeros(real.size, layers, width, device=device)
+            for seg, hidden in parts.items():
+                mask = valid & (real // SEGMENT_STEPS == seg)
+                rows = torch.as_tensor(np.nonzero(mask.ravel())[0], device=device)
+                steps_in_seg = torch.as_tensor(real[mask] - seg * SEGMENT_STEPS, device=device)
+                out[rows] = hidden[steps_in_seg].float()
+            return out.reshape(len(frames), WINDOW_STEPS * layers, width)
+
+    def forget(self, before_frame: int) -> None:
+        """Release the audio and hidden states of segments that only frames < ``before_frame`` read (a live
+        stream would otherwise keep 11.5 MB of float32 states per 30 s); windows() of those frames then raise."""
+        if before_frame <= 0:
+            return
+        first_step = int(self._window_starts(before_frame + 1)[before_frame]) - PAD_LEFT
+        keep_from = max(first_step, 0) // SEGMENT_STEPS
+        with self._lock:
+            for seg in range(self._forgotten, min(keep_from, len(self._buffers))):
+                self._buffers[seg] = None
+                self._hidden.pop(seg, None)
+            self._forgotten = max(self._forgotten, keep_from)
+
+    # ------------------------------------------------------------------ internals
+
+    def _segment(self, seg: int, need: int) -> torch.Tensor:
+        """(1500, 5, 384) states of segment ``seg`` (encoder dtype), good for real steps up to ``need``: the
+        final encode once the segment is complete, else an open-segment encode made with audio through ``need``."""
+        with self._lock:
+            n, finished = self._n, self._finished
+            have = min(n - seg * self._seg, self._seg)
+            final = have == self._seg or finished
+            buffer = self._buffers[seg]
+            cached = self._hidden.get(seg)
+        if cached is not None:
+            used, hidden = cached
+            if used == have:  # encoded from exactly the audio there is: final if the segment is
+                return hidden
+            if not final and need < received_steps(seg * self._seg + used):
+                return hidden  # an open-segment encode that already covers the steps asked
+        assert buffer is not None  # its final states are cached before the buffer goes
+        hidden = self._encode(buffer[:have])
+        with self._lock:
+            self._hidden[seg] = (have, hidden)
+            if final:
+                self._buffers[seg] = None  # never encoded again
+        return hidden
+
+    @torch.inference_mode()
+    def _encode(self, chunk: np.ndarray) -> torch.Tensor:
+        t0 = time.perf_counter()
+        hidden = encode_segment(self.encoder, self.extractor, chunk, AUDIO_SAMPLE_RATE)
+        if hidden.device.type == "cuda":
+            torch.cuda.synchronize(hidden.device)  # the kernels are queued: time what they cost, not the launch
+        self.encode_seconds += time.perf_counter() - t0
+        self.encode_calls += 1
+        return hidden
+
+    def _window_starts(self, n_frames: int) -> np.ndarray:
+        """window_starts(n_frames, fps), from a cache grown by doubling (the rule is per frame, so prefixes
+        agree): ``available`` runs after every push."""
+        if len(self._starts) < n_frames:
+            self._starts = window_starts(max(n_frames, 2 * len(self._starts), 1024), self.fps)
+        return self._starts[:n_frames]
+
+    def _device(self) -> torch.device:
+        return next(self.encoder.parameters()).device
