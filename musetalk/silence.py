@@ -11,7 +11,10 @@ mouth is already as closed as the chosen frame (within ``CLOSED_MARGIN``), it is
 """
 from __future__ import annotations
 
+import concurrent.futures
+import contextvars
 import logging
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -86,9 +89,11 @@ def closed_mouth_from(frame: np.ndarray, landmarks: FaceLandmarks, index: int) -
     return ClosedMouth(frame, landmarks, float(mouth_opening(landmarks.points.astype(np.float64))), index)
 
 
-def scan_closed_mouth(info: MediaInfo, closed_frame: int | None = None, fps: float = FPS) -> ClosedMouth | None:
+def scan_closed_mouth(info: MediaInfo, closed_frame: int | None = None, fps: float = FPS,
+                      stop: threading.Event | None = None) -> ClosedMouth | None:
     """The closed-mouth frame of a video: frame ``closed_frame`` if given, else the most closed among the first
-    ``SCAN_FRAMES`` frames. None when those frames have no face (the mouth is then never closed).
+    ``SCAN_FRAMES`` frames. None when those frames have no face (the mouth is then never closed), or when ``stop``
+    is set before the scan ends.
 
     Raises InputError when ``closed_frame`` is past the end of the video or has no face.
     """
@@ -100,6 +105,8 @@ def scan_closed_mouth(info: MediaInfo, closed_frame: int | None = None, fps: flo
             for i, frame in enumerate(frames):
                 if i >= limit:
                     break
+                if stop is not None and stop.is_set():
+                    return None
                 if closed_frame is not None and i != closed_frame:
                     continue
                 lm = analyzer.analyze(frame)
@@ -123,13 +130,39 @@ def video_closer(info: MediaInfo, wav: np.ndarray, n_frames: int, cfg: Inference
     weights = silence_weights(wav, n_frames, cfg.silence, fps)
     if not weights.any():
         return None
-    with stage("closed_mouth", 0):
-        closed = scan_closed_mouth(info, cfg.silence.closed_frame, fps)
-    if closed is None:
-        return None
-    log.info("closed mouth from source frame %d (opening %.4f); %d frames in silence", closed.index,
-             closed.opening, int((weights > 0).sum()))
-    return MouthCloser(closed, weights)
+    if cfg.silence.closed_frame is not None:  # a named frame is read now: a bad one fails before the models run
+        with stage("closed_mouth", 0):
+            closed = scan_closed_mouth(info, cfg.silence.closed_frame, fps)
+        return None if closed is None else MouthCloser(closed, weights)
+    return MouthCloser(_ClosedMouthScan(info, fps), weights)
+
+
+class _ClosedMouthScan:
+    """The closed-mouth scan of a video, run in its own thread beside the models.
+
+    The scan decodes and analyses up to ``SCAN_FRAMES`` frames on about one core (6 s for a 22 s clip, measured in
+    ``bench``); run before the render loop it kept the second core idle and the models waiting. The blend stage
+    needs the result only for the first batch's silent frames, long after the scan has finished.
+    """
+
+    def __init__(self, info: MediaInfo, fps: float) -> None:
+        self._stop = threading.Event()
+        self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="musetalk-closed-mouth")
+        self._future = self._pool.submit(contextvars.copy_context().run, self._scan, info, fps)  # bench timers
+
+    def _scan(self, info: MediaInfo, fps: float) -> ClosedMouth | None:
+        with stage("closed_mouth", 0):
+            closed = scan_closed_mouth(info, None, fps, self._stop)
+        if closed is not None:
+            log.info("closed mouth from source frame %d (opening %.4f)", closed.index, closed.opening)
+        return closed
+
+    def result(self) -> ClosedMouth | None:
+        return self._future.result()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._pool.shutdown(wait=True)
 
 
 def align(closed: ClosedMouth, face: TrackedFace, box: Box) -> np.ndarray | None:
@@ -151,8 +184,8 @@ def align(closed: ClosedMouth, face: TrackedFace, box: Box) -> np.ndarray | None
 class MouthCloser:
     """Applied in the blend stage, frame by frame in output order (it keeps a little state for the ramps)."""
 
-    def __init__(self, closed: ClosedMouth, weights: np.ndarray) -> None:
-        self.closed = closed
+    def __init__(self, closed: ClosedMouth | _ClosedMouthScan, weights: np.ndarray) -> None:
+        self._closed = closed
         self.weights = weights
         self._analyzer: FaceAnalyzer | None = None
         self._need = 0.0  # smoothed "the generated mouth is open" in [0, 1], so leaving alone never pops either
@@ -161,6 +194,8 @@ class MouthCloser:
     def apply(self, out_index: int, blended: np.ndarray, face: TrackedFace, mask: np.ndarray) -> np.ndarray:
         """``blended`` (the frame with the generated face pasted) with the closed mouth mixed in by its weight."""
         w = float(self.weights[out_index]) if out_index < self.weights.size else 0.0
+        if w > 0 and self.closed is None:  # the video shows no face to take a closed mouth from
+            return blended
         target = self._generated_is_open(blended, face) if w > 0 else 0.0
         self._need += float(np.clip(target - self._need, -1.0 / FADE_FRAMES, 1.0 / FADE_FRAMES))
         alpha = w * self._need
@@ -175,6 +210,17 @@ class MouthCloser:
         out[y1:y2, x1:x2] = cv2.blendLinear(patch, np.ascontiguousarray(out[y1:y2, x1:x2]), a, 1.0 - a)
         self.closed_frames += 1
         return out
+
+    @property
+    def closed(self) -> ClosedMouth | None:
+        """The closed mouth (waits for the scan when it still runs)."""
+        if isinstance(self._closed, _ClosedMouthScan):
+            scan, self._closed = self._closed, None
+            try:
+                self._closed = scan.result()
+            finally:
+                scan.close()
+        return self._closed
 
     def _generated_is_open(self, blended: np.ndarray, face: TrackedFace) -> float:
         """1.0 when the generated mouth is more open than the chosen closed frame (plus the margin), else 0.0."""
@@ -191,6 +237,8 @@ class MouthCloser:
         return float(mouth_opening(lm.points.astype(np.float64)) > self.closed.opening + CLOSED_MARGIN)
 
     def close(self) -> None:
+        if isinstance(self._closed, _ClosedMouthScan):
+            self._closed.close()
         if self._analyzer is not None:
             self._analyzer.close()
             self._analyzer = None

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import MuseTalkError
+from ..host_memory import reuse_freed_memory
 from ..native_log import filtered_native_stderr
 from . import avatar, bench, dataset, generate, score, train, weights
 
@@ -39,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     ns = parser.parse_args(argv)
+    reuse_freed_memory()  # before any thread starts (see host_memory.py)
     logging.basicConfig(level=logging.INFO if ns.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     # `kill`, docker stop, a closed terminal: unwind like Ctrl-C. Off the main thread (embedded), leave signals be.

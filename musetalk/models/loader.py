@@ -43,12 +43,15 @@ def load_models(
     compile, channels_last: see ``optimize_models`` (channels_last None = on CUDA only).
     """
     from .audio import load_whisper
+    from ..host_memory import reuse_freed_memory
     from .finetuned import apply_finetuned, standalone_unet_dir
     from .unet import load_unet
     from .vae import load_vae
 
     root = check_weights(resolve_weights_dir(weights))
     dev = resolve_device(device)
+    if dev.type == "cpu":
+        reuse_freed_memory()  # a no-op when an entry point already did it, before its threads started
     dt = resolve_dtype(dtype, dev)
     log.info("loading models from %s on %s (%s)", root, dev, dt)
     own = standalone_unet_dir(finetuned)  # a full run's UNet needs nothing of the base UNet
