@@ -26,6 +26,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--avatars-dir", help="prepared avatars (default: $MUSETALK_AVATARS or ./avatars)")
     p.add_argument("--runs-dir", default="runs", help="fine-tuning runs (default: ./runs)")
     p.add_argument("--outputs-dir", default="outputs", help="generated videos and the app log (default: ./outputs)")
+    p.add_argument("--live-sessions", type=int, default=1, metavar="N",
+                   help="live avatar sessions at once (Live tab and /live/ws); one more is told to try again "
+                        "(default 1)")
     return p.parse_args(argv)
 
 
@@ -44,6 +47,7 @@ def _serve(args: argparse.Namespace) -> None:
 
     from musetalk.ui import AppContext, build_demo
     from musetalk.ui.demo import CSS, JS, THEME
+    from musetalk.ui.live_tab import live_launch_options
 
     ctx = AppContext(
         weights_dir=resolve_weights_dir(args.weights).resolve(),
@@ -54,10 +58,12 @@ def _serve(args: argparse.Namespace) -> None:
         outputs_dir=outputs,
         log_path=log_path,
         assets_dir=Path(__file__).resolve().parent / "assets",
+        live_sessions=args.live_sessions,
     )
     demo = build_demo(ctx)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, theme=THEME, css=CSS, js=JS,
-                allowed_paths=[str(outputs)], ssr_mode=False, footer_links=["api", "gradio"])
+                allowed_paths=[str(outputs)], ssr_mode=False, footer_links=["api", "gradio"],
+                **live_launch_options(ctx))
 
 
 if __name__ == "__main__":

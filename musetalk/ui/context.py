@@ -34,6 +34,7 @@ class AppContext:
     outputs_dir: Path = Path("outputs")
     assets_dir: Path | None = None  # the demo inputs offered as examples (app.py passes the project's assets/)
     log_path: Path | None = None  # where unexpected errors are logged, named in the UI's error message
+    live_sessions: int = 1  # live avatar sessions (the Live tab and /live/ws) at once; one more is refused
     jobs: DeviceJobs = field(default_factory=DeviceJobs, init=False, repr=False)  # Cancel, per browser session
     speed: SpeedLog = field(default_factory=SpeedLog, init=False, repr=False)  # for the time estimates
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)

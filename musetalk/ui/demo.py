@@ -10,6 +10,8 @@ from .context import AppContext
 from .controls import model_choices, model_picker
 from .finetune import build_finetune_tab
 from .generate_tab import build_generate_tab
+from .live_tab import CSS as LIVE_CSS
+from .live_tab import build_live_tab
 from .results import build_results
 from .weights_banner import build_weights_banner
 
@@ -41,7 +43,7 @@ CSS = """
   .gradio-container { padding-left: 8px !important; padding-right: 8px !important; }
   .tab-container button { padding-left: 6px !important; padding-right: 6px !important; font-size: 0.85em; }
 }
-"""
+""" + LIVE_CSS
 
 # gradio's own sentence for a wrong upload lists MIME types ("Only audio/aac,audio/midi,... allowed"): the page
 # says it in its own words instead. Runs once on page load (``launch(js=JS)``).
@@ -66,7 +68,7 @@ JS = """() => {
 
 
 def build_demo(ctx: AppContext) -> gr.Blocks:
-    """The app: weights banner, model picker, and the Generate / Real-time avatar / Fine-tune tabs."""
+    """The app: weights banner, model picker, and the Generate / Real-time avatar / Live / Fine-tune tabs."""
     with gr.Blocks(title=TITLE) as demo:
         gr.Markdown(f"# {TITLE}\nGive it a face video (or a photo) and any speech: it returns the same video "
                     "with the lips speaking that audio. A clean reimplementation of MuseTalk v1.5.",
@@ -85,6 +87,8 @@ def build_demo(ctx: AppContext) -> gr.Blocks:
                 build_generate_tab(ctx, model)
             with gr.Tab("Real-time avatar", id="avatar", elem_id="tab-avatar"):
                 build_avatar_tab(ctx, model, demo)
+            with gr.Tab("Live", id="live", elem_id="tab-live"):
+                build_live_tab(ctx, model, demo)
             with gr.Tab("Fine-tune on my clip", id="finetune", elem_id="tab-finetune"):
                 build_finetune_tab(ctx, demo)
         build_results(ctx, demo)
