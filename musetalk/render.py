@@ -32,6 +32,7 @@ from .models.audio import FrameWindows, add_positional_encoding, positional_enco
 from .models.device import to_device
 from .models.unet import predict_latents
 from .models.vae import decode, encode_masked_and_reference, images_to_bgr
+from .priority import lower_this_thread
 from .profiling import stage
 from .silence import MouthCloser
 from .sources import LatentCache, SourceItem
@@ -185,6 +186,8 @@ class RenderLoop:
 
     def _guard(self, fn: Callable[[], None], out: queue.Queue) -> None:
         profiling.bind(self._times)
+        if fn.__name__ != "model":
+            lower_this_thread()  # see priority.py: the models keep the cores
         try:
             fn()
             self._put(out, _END)

@@ -27,6 +27,7 @@ from .face import TrackedFace
 from .face.crop import Box
 from .face.landmarks import FaceAnalyzer, FaceLandmarks
 from .media import MediaInfo, iter_frames
+from .priority import lower_this_thread
 from .profiling import stage
 from .score.mouth import mouth_opening
 from .score.speech import silent_frames, speech_track
@@ -151,6 +152,7 @@ class _ClosedMouthScan:
         self._future = self._pool.submit(contextvars.copy_context().run, self._scan, info, fps)  # bench timers
 
     def _scan(self, info: MediaInfo, fps: float) -> ClosedMouth | None:
+        lower_this_thread()  # and its ffmpeg reader: see priority.py
         with stage("closed_mouth", 0):
             closed = scan_closed_mouth(info, None, fps, self._stop)
         if closed is not None:

@@ -21,6 +21,7 @@ from musetalk.media._ffmpeg import BASE_ARGS, ISOLATE, StderrTail, ffmpeg_exe, s
 from musetalk.media.probe import MediaInfo, probe
 from musetalk.media.color import ColorTags
 from musetalk.media.video import EXACT_COLOR
+from musetalk.priority import lower_process
 from musetalk.temp_files import owner_tag, reclaim
 
 logger = logging.getLogger(__name__)
@@ -156,6 +157,7 @@ class VideoWriter:
         except OSError:
             self._tmp_path.unlink(missing_ok=True)
             raise
+        lower_process(self._proc)  # it encodes beside the models: see priority.py
         assert self._proc.stderr is not None
         widen_pipe(self._proc.stdin)
         self._tail = StderrTail(self._proc.stderr)
