@@ -60,13 +60,14 @@ class BenchOptions:
     batch_size: int | str = 8
     frames: int | None = None
     avatar_source_frames: int = 250
-    only: str | None = None  # "oneshot" | "avatar"
+    only: str | None = None  # "oneshot" | "avatar" | "live" (live runs only when asked: it takes real time)
     compile: bool = False
     channels_last: bool | None = None  # None: on CUDA only
     pipelined: bool = True
     sync_stages: bool = False
     keep: str | None = None
     score: bool = False  # score the outputs too (sync, silence, jitter, quality vs the source)
+    chunk_ms: tuple[int, ...] = (100,)  # live: one paced session per chunk size
 
 
 def random_weights_dir(size: str) -> Path:
@@ -117,6 +118,10 @@ def run_bench(opts: BenchOptions) -> dict[str, Any]:
             result["oneshot"] = ph.report()
         if opts.only in (None, "avatar"):
             result.update(_bench_avatar(pipe, opts, cfg, audio, n, tmp, out_dir, mem))
+        if opts.only == "live":
+            from .live import bench_live
+
+            result.update(bench_live(pipe, opts, cfg, audio, n, tmp, mem))
         if opts.score:
             result["score"] = _score_outputs(opts, out_dir)
     finally:
@@ -301,6 +306,10 @@ def format_table(r: dict[str, Any]) -> str:
                 + (f"; peak CUDA {c['peak_cuda_mb']:.0f} MB" if c["peak_cuda_mb"] is not None else ""))
     lines.append(f"peak RSS (process, whole run) {r['peak_rss_mb']:.0f} MB; after loading models "
                  f"{r['rss_after_load_mb']:.0f} MB")
+    if r.get("live"):
+        from .live import live_lines
+
+        lines.extend(live_lines(r["live"]))
     for name, score in r.get("score", {}).items():
         lines.extend(f"score {name}: {line}" for line in score["lines"])
     return "\n".join(lines)

@@ -26,7 +26,10 @@ def register(sub: Any) -> None:
     b.add_argument("--frames", type=int, help="output frames (the audio is cut to frames/25 s); default: all")
     b.add_argument("--avatar-source-frames", type=int, default=250,
                    help="frames of VIDEO the avatar is prepared from (it loops them); default 250 (10 s)")
-    b.add_argument("--only", choices=["oneshot", "avatar"], help="run one of the two")
+    b.add_argument("--only", choices=["oneshot", "avatar", "live"],
+                   help="run one of them (live: paced live sessions, only when asked)")
+    b.add_argument("--chunk-ms", default="100", metavar="MS[,MS...]",
+                   help="live: chunk sizes to feed, one session each (default 100; e.g. 20,100,500)")
     b.add_argument("--compile", action="store_true", help="torch.compile the UNet and VAE (slow first batches)")
     b.add_argument("--channels-last", choices=["auto", "on", "off"], default="auto",
                    help="NHWC memory layout for the convolutions; auto = on CUDA only (slower on CPU here)")
@@ -42,6 +45,7 @@ def register(sub: Any) -> None:
 
 
 def cmd_bench(ns: argparse.Namespace) -> int:
+    from ..bench.live import chunk_list
     from ..bench.run import BenchOptions, format_table, run_bench, write_json
 
     opts = BenchOptions(
@@ -49,7 +53,7 @@ def cmd_bench(ns: argparse.Namespace) -> int:
         batch_size=ns.batch_size, frames=ns.frames, avatar_source_frames=ns.avatar_source_frames, only=ns.only,
         compile=ns.compile, channels_last={"auto": None, "on": True, "off": False}[ns.channels_last],
         pipelined=not ns.serial,
-        sync_stages=ns.sync_stages, keep=ns.keep, score=ns.score,
+        sync_stages=ns.sync_stages, keep=ns.keep, score=ns.score, chunk_ms=chunk_list(ns.chunk_ms),
     )
     quiet_libraries(ns)
     result = run_bench(opts)

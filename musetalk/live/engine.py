@@ -239,13 +239,16 @@ class LiveSession:
 
     def _new_utterance(self, last: Utterance | None, now: float) -> Utterance:
         """A new utterance: at slot 0 unpaced; paced, as soon as its first batch can be ready: the window's
-        look-ahead, one batch time, the slots a batch spans at the current stride, and a frame of margin."""
+        look-ahead, one batch time, the slots a batch spans at the current stride, and a frame of margin (at most
+        half of ``max_pending_s``)."""
         if last is not None:
             last.finish()
         if not self.cfg.pace:
             first = 0
         else:
             delay = (self.rate.slots_for(self._batch_s) + (self._batch - 1) * self._stride + _LOOKAHEAD + 1)
+            # Never more than half the pending bound: the delay itself must not make a real-time sender overflow.
+            delay = min(delay, self.rate.slot_at(self.cfg.max_pending_s / 2))
             first = max(self.rate.slot_at(now - self._start) + delay, self._out_slot + 1,
                         last.end_slot + 1 if last is not None else 0)
         u = Utterance(self._uids, first, self._make_windows(), self.rate)

@@ -3,7 +3,8 @@ bench's live mode use it to check the engine end to end.
 
 Paced, a feeder thread pushes ``chunk_ms`` chunks on the real-time clock, as a microphone would. Unpaced there is
 no clock to follow: the whole file is pushed at once, then ``end()``, so every Whisper segment is complete when it
-is encoded and the frames are the offline ones (``avatar speak --silence keep``) bit for bit.
+is encoded and the frames are the offline ones (``avatar speak --silence keep``) bit for bit when nothing is
+left idle (``idle_below_db=None``).
 """
 from __future__ import annotations
 
@@ -47,7 +48,7 @@ class Recording:
         k = self.kinds
         return [self.stats.message(),
                 f"{self.frames} frames ({self.expected_frames} expected): {k['speech']} rendered, {k['held']} held, "
-                f"{k['idle']} idle; A/V offset mean {self.mean_offset:.2f}, max {self.max_offset} frames; "
+                f"{k['idle']} idle (stride {self.stats.stride}); A/V offset mean {self.mean_offset:.2f}, max {self.max_offset} frames; "
                 f"audio {'equals the input' if self.audio_mismatch == 0 else f'differs in {self.audio_mismatch} samples'}"
                 + (f"; {self.stats.utterances} utterances (audio came late)" if self.stats.utterances > 1 else ""),
                 _latency_line(self.stats)]

@@ -1,10 +1,13 @@
-"""Stand-ins and helpers for the live engine's tests: instant windows, a slow stub renderer, a fast clock, and
-the offset of recorded frames against the offline frames of the same avatar and audio."""
+"""Stand-ins and helpers for the live engine's tests: instant windows, a slow stub renderer, an avatar on a stub
+pipeline, and the A/V offset of recorded frames measured against the offline frames of the same avatar and audio."""
 from __future__ import annotations
 
+import itertools
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 from odd_media import StubRenderer
@@ -49,14 +52,27 @@ class SlowStub(StubRenderer):
         return super().render(latents, windows)
 
 
-def nearest_offline(recorded: list[np.ndarray], offline: list[np.ndarray], search: int = 40) -> list[int]:
-    """For each recorded frame i, the offline frame index (within +-search of i) it equals or is nearest to
-    (mean absolute difference): offset[i] = that index - i is the A/V offset in frames, measured from the output."""
-    offsets = []
+def nearest_offline(recorded: Iterable[np.ndarray], offline: Iterable[np.ndarray], search: int = 40,
+                    scale: int = 4) -> list[int]:
+    """For each recorded frame i, the offline frame index (within +-search of i) it equals or is nearest to (mean
+    absolute difference of the frames shrunk ``scale`` times, which keeps the loop position and the mouth):
+    offset[i] = that index - i is the A/V offset in frames, measured from the output. Streams both (a minute of
+    full frames need not fit in memory)."""
+    def small(frame: np.ndarray) -> np.ndarray:
+        h, w = frame.shape[:2]
+        return cv2.resize(frame, (max(w // scale, 1), max(h // scale, 1)), interpolation=cv2.INTER_AREA).astype(np.int16)
+
+    source, window, loaded, offsets = iter(offline), {}, 0, []
     for i, frame in enumerate(recorded):
-        lo, hi = max(0, i - search), min(len(offline), i + search + 1)
-        diffs = [np.abs(frame.astype(np.int16) - offline[j].astype(np.int16)).mean() for j in range(lo, hi)]
-        offsets.append(lo + int(np.argmin(diffs)) - i)
+        for got in itertools.islice(source, max(i + search + 1 - loaded, 0)):
+            window[loaded] = small(got)
+            loaded += 1
+        for j in [j for j in window if j < i - search]:
+            del window[j]
+        if not window:
+            break
+        probe = small(frame)
+        offsets.append(min(window, key=lambda j: (np.abs(probe - window[j]).mean(), abs(j - i))) - i)
     return offsets
 
 
