@@ -8,6 +8,7 @@ from pathlib import Path
 
 from musetalk.avatar import resolve_avatars_dir
 from musetalk.config import DEVICES, DTYPES
+from musetalk.host_memory import reuse_freed_memory
 from musetalk.native_log import filtered_native_stderr
 from musetalk.weights import resolve_weights_dir
 
@@ -34,6 +35,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    reuse_freed_memory()  # before the server's threads start (see musetalk/host_memory.py)
     with filtered_native_stderr():  # mediapipe's start-up notices would read like failures in the server log
         _serve(args)
 
