@@ -13,6 +13,16 @@ Cost: every encode is a full 30 s pass (3000 mel frames, 1500 steps; 23 GFLOP fo
 received, because the extractor pads. A ``windows()`` call that needs open-segment steps beyond its last encode
 re-encodes the open segment once, so a renderer asking for every batch of 4 frames at 25 fps pays one pass per
 160 ms of audio (6.25 a second), plus one final pass per completed segment it reads.
+
+``context_s`` trades that cost for distance from offline: a provisional encode then runs the encoder on only the
+last ``context_s`` seconds received (from a 20 ms step boundary, extended back to the earliest step the call asks),
+unpadded (``models.audio.encode_short``: a log-mel of just that audio), with the position embeddings of the
+segment's own steps (positions 0..L-1 instead measured 100 % off offline: the state MuseTalk reads includes them). Its cost grows with the context, not 30 s; its frames see less context than offline's
+(no audio before the slice, none of the segment's silence after it, a log-mel clamped by the slice's max).
+Complete segments and everything after ``finish()`` keep the exact full-segment encode.
+Measured (a 60 s English wav, calls at >= 4 new frames, random tiny/full-size weights, a 2-core CPU so loaded
+that timings vary 10x): context 2/4/8 s took mostly 0.02-0.3 s per encode vs 0.3-1.2 s for the 30 s pass, but its
+frames differ from offline by 12-16 % (mean |diff| / mean |offline|) vs 1.1 %; complete segments stay bit-exact.
 """
 from __future__ import annotations
 
@@ -30,6 +40,7 @@ from ..models.audio import (
     WINDOW_STEPS,
     Rate,
     encode_segment,
+    encode_short,
     frame_count,
     hidden_steps,
     segment_samples,
@@ -37,6 +48,7 @@ from ..models.audio import (
 )
 
 SEGMENT_STEPS = segment_samples(AUDIO_SAMPLE_RATE) * WHISPER_STEPS_PER_SECOND // AUDIO_SAMPLE_RATE  # 1500
+STEP_SAMPLES = AUDIO_SAMPLE_RATE // WHISPER_STEPS_PER_SECOND  # 320: a short encode starts on this grid
 
 
 def received_steps(n_samples: int) -> int:
@@ -54,15 +66,25 @@ class StreamingWindows:
     guards the audio, so a slow encode never blocks the audio feed.
     """
 
-    def __init__(self, encoder, extractor, fps: Rate = FPS) -> None:
+    def __init__(self, encoder, extractor, fps: Rate = FPS, context_s: float | None = None) -> None:
+        """context_s: None, every encode of the open segment is the full 30 s pass; else a provisional encode
+        runs the encoder on only the last ``context_s`` seconds of received audio (extended back to the earliest
+        step the call asks), unpadded. Complete segments and everything after ``finish()`` stay exact."""
+        if context_s is not None and not context_s > 0:
+            raise ValueError(f"context_s must be > 0 seconds or None, got {context_s}")
         self.encoder = encoder
         self.extractor = extractor
         self.fps = fps
-        self.encode_seconds = 0.0  # wall time in encode_segment (CUDA synchronised, so it is the real cost)
+        self.context_s = context_s
+        self._context = None if context_s is None else max(round(context_s * AUDIO_SAMPLE_RATE), STEP_SAMPLES)
+        self.encode_seconds = 0.0  # wall time of all encodes (CUDA synchronised, so it is the real cost)
         self.encode_calls = 0
+        self.short_seconds = 0.0  # the part of the above spent in short (context_s) encodes
+        self.short_calls = 0
         self._seg = segment_samples(AUDIO_SAMPLE_RATE)
         self._buffers: list[np.ndarray | None] = []  # per segment, (30 s,) float32; None once encoded final
-        self._hidden: dict[int, tuple[int, torch.Tensor]] = {}  # segment -> (samples it was encoded from, states)
+        # segment -> (samples it was encoded from, first step, states of steps first.., full 30 s procedure)
+        self._hidden: dict[int, tuple[int, int, torch.Tensor, bool]] = {}
         self._n = 0
         self._finished = False
         self._forgotten = 0  # segments below this were released
@@ -137,14 +159,16 @@ class StreamingWindows:
             segs = np.unique(real[valid] // SEGMENT_STEPS)
             if len(segs) and segs[0] < self._forgotten:
                 raise IndexError(f"frames from segment {int(segs[0])} were released by forget()")
-            parts = {int(s): self._segment(int(s), int(real[valid & (real // SEGMENT_STEPS == s)].max()))
-                     for s in segs}
+            parts = {}
+            for s in segs:
+                asked = real[valid & (real // SEGMENT_STEPS == s)] - s * SEGMENT_STEPS
+                parts[int(s)] = self._segment(int(s), int(asked.min()), int(asked.max()))
             device = self._device()
             out = torch.zeros(real.size, layers, width, device=device)
-            for seg, hidden in parts.items():
+            for seg, (first, hidden) in parts.items():
                 mask = valid & (real // SEGMENT_STEPS == seg)
                 rows = torch.as_tensor(np.nonzero(mask.ravel())[0], device=device)
-                steps_in_seg = torch.as_tensor(real[mask] - seg * SEGMENT_STEPS, device=device)
+                steps_in_seg = torch.as_tensor(real[mask] - seg * SEGMENT_STEPS - first, device=device)
                 out[rows] = hidden[steps_in_seg].float()
             return out.reshape(len(frames), WINDOW_STEPS * layers, width)
 
@@ -163,9 +187,10 @@ class StreamingWindows:
 
     # ------------------------------------------------------------------ internals
 
-    def _segment(self, seg: int, need: int) -> torch.Tensor:
-        """(1500, 5, 384) states of segment ``seg`` (encoder dtype), good for real steps up to ``need``: the
-        final encode once the segment is complete, else an open-segment encode made with audio through ``need``."""
+    def _segment(self, seg: int, lo: int, hi: int) -> tuple[int, torch.Tensor]:
+        """-> (first, states): states[k] (encoder dtype) is step first + k of segment ``seg``, good for its steps
+        lo..hi: the final encode once the segment is complete, else an open-segment encode made with audio through
+        ``hi`` (the full 30 s pass, or with ``context_s`` a short one from at most step ``lo``)."""
         with self._lock:
             n, finished = self._n, self._finished
             have = min(n - seg * self._seg, self._seg)
@@ -173,27 +198,45 @@ class StreamingWindows:
             buffer = self._buffers[seg]
             cached = self._hidden.get(seg)
         if cached is not None:
-            used, hidden = cached
-            if used == have:  # encoded from exactly the audio there is: final if the segment is
-                return hidden
-            if not final and need < received_steps(seg * self._seg + used):
-                return hidden  # an open-segment encode that already covers the steps asked
+            used, first, hidden, full = cached
+            if full and used == have:  # the full procedure on exactly the audio there is: final if the segment is
+                return first, hidden
+            if not final and first <= lo and seg * SEGMENT_STEPS + hi < received_steps(seg * self._seg + used):
+                return first, hidden  # an open-segment encode that already covers the steps asked
         assert buffer is not None  # its final states are cached before the buffer goes
-        hidden = self._encode(buffer[:have])
+        if final or self._context is None:
+            first, full = 0, True
+            hidden = self._encode(buffer[:have])
+        else:
+            # The last context_s seconds, from a step boundary (segments start on one: 480000 = 1500 x 320), back
+            # to the earliest step asked; its step k is the segment's step first + k.
+            first = max(0, min(lo, (have - self._context) // STEP_SAMPLES))
+            full = False
+            hidden = self._encode(buffer[first * STEP_SAMPLES : have], first)
         with self._lock:
-            self._hidden[seg] = (have, hidden)
+            self._hidden[seg] = (have, first, hidden, full)
             if final:
                 self._buffers[seg] = None  # never encoded again
-        return hidden
+        return first, hidden
 
     @torch.inference_mode()
-    def _encode(self, chunk: np.ndarray) -> torch.Tensor:
+    def _encode(self, chunk: np.ndarray, first: int | None = None) -> torch.Tensor:
+        """The full-segment encode of ``chunk`` (first None), or a short one whose steps are the segment's from
+        ``first`` on (and get their position embeddings: the embedding state MuseTalk reads includes them)."""
         t0 = time.perf_counter()
-        hidden = encode_segment(self.encoder, self.extractor, chunk, AUDIO_SAMPLE_RATE)
+        short = first is not None
+        if short:
+            hidden = encode_short(self.encoder, self.extractor, chunk, AUDIO_SAMPLE_RATE, first)
+        else:
+            hidden = encode_segment(self.encoder, self.extractor, chunk, AUDIO_SAMPLE_RATE)
         if hidden.device.type == "cuda":
             torch.cuda.synchronize(hidden.device)  # the kernels are queued: time what they cost, not the launch
-        self.encode_seconds += time.perf_counter() - t0
+        seconds = time.perf_counter() - t0
+        self.encode_seconds += seconds
         self.encode_calls += 1
+        if short:
+            self.short_seconds += seconds
+            self.short_calls += 1
         return hidden
 
     def _window_starts(self, n_frames: int) -> np.ndarray:

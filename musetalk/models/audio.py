@@ -79,6 +79,39 @@ def encode_segment(encoder, extractor, chunk: np.ndarray, sample_rate: int = AUD
     return torch.stack(out.hidden_states, dim=2)[0]
 
 
+def encoder_states(encoder, features: torch.Tensor, first_position: int = 0) -> torch.Tensor:
+    """features: (1, 80, L) log-mel -> (ceil(L / 2), 5, 384) hidden states in the encoder's dtype.
+
+    The library's ``WhisperEncoder.forward`` with ``output_hidden_states=True``, step for step (conv1, gelu, conv2,
+    gelu, + position embeddings, the layers, the final layer_norm replacing the last state), but without its check
+    that L is 3000: a short input runs in proportion to its length. Positions run from ``first_position`` (the
+    place of the input's first step in its 30 s segment; at most 1500 steps in all). On a 3000-frame mel from 0 it
+    equals the library's output exactly (tested). Call under ``torch.inference_mode`` (the encoder is in eval).
+    """
+    x = torch.nn.functional.gelu(encoder.conv1(features))
+    x = torch.nn.functional.gelu(encoder.conv2(x)).permute(0, 2, 1)
+    hidden = x + encoder.embed_positions(torch.arange(first_position, first_position + x.shape[1], device=x.device))
+    states = [hidden]
+    for layer in encoder.layers:
+        hidden = layer(hidden, None)
+        states.append(hidden)
+    states[-1] = encoder.layer_norm(hidden)  # as the library's hidden_states[-1] (its last_hidden_state)
+    return torch.stack(states, dim=2)[0]
+
+
+def encode_short(encoder, extractor, chunk: np.ndarray, sample_rate: int = AUDIO_SAMPLE_RATE,
+                 first_position: int = 0) -> torch.Tensor:
+    """chunk: (n <= 30 s,) float32 mono, n >= 201 -> (ceil((n // 160) / 2), 5, 384) states of just that audio.
+
+    Not padded to 30 s: the log-mel has n // 160 frames (the STFT reflects at both ends instead of reading zeros
+    past the end) and is clamped against the max of this chunk alone; step k covers samples 320k..320k+319 and
+    gets position embedding ``first_position + k``.
+    """
+    param = next(encoder.parameters())
+    feats = extractor(chunk, sampling_rate=sample_rate, padding="longest", return_tensors="pt").input_features
+    return encoder_states(encoder, feats.to(device=param.device, dtype=param.dtype), first_position)
+
+
 @torch.inference_mode()
 def encode_audio(encoder, extractor, audio: np.ndarray, sample_rate: int = AUDIO_SAMPLE_RATE,
                  pad: tuple[int, int] = (0, 0)) -> torch.Tensor:

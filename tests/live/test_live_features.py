@@ -154,3 +154,88 @@ def test_renderer_loop_encodes_at_most_once_per_call(tiny_models) -> None:
     assert torch.equal(sw.windows(range(sw.available)), offline)
     assert sw.encode_calls == calls  # the last call's encode already had all the audio: it is the final one
     assert sw.windows([]).shape == (0, 50, 384)
+
+
+# ------------------------------------------------------------------ short provisional encodes (context_s)
+
+
+def test_encoder_states_is_the_library_forward_bit_for_bit(tiny_models) -> None:
+    from musetalk.models.audio import encode_segment, encoder_states
+
+    enc, fe = tiny_models.whisper, tiny_models.feature_extractor
+    wav = _speechlike(7 * SR + 99, seed=4)
+    feats = fe(wav, sampling_rate=SR, return_tensors="pt").input_features  # (1, 80, 3000)
+    with torch.inference_mode():
+        assert torch.equal(encoder_states(enc, feats), encode_segment(enc, fe, wav))
+        short = encoder_states(enc, feats[..., :401], first_position=7)  # any length runs: ceil(401 / 2) steps
+    assert short.shape == (201, 5, 384)
+    conv = short[:, 0] - enc.embed_positions.weight[7:208]  # positions 7.. were added
+    torch.testing.assert_close(conv[:150], encoder_states(enc, feats)[:150, 0] - enc.embed_positions.weight[:150])
+
+
+def _layer0_minus_positions(windows: torch.Tensor, positions: np.ndarray, encoder) -> torch.Tensor:
+    """Windows (k, 50, 384) -> their embedding-layer state (k, 10, 384) less the position embedding of each
+    step: the conv output, which is the same wherever the input starts."""
+    layer0 = windows.reshape(len(windows), 10, 5, 384)[:, :, 0]
+    return layer0 - encoder.embed_positions.weight[torch.as_tensor(positions)]
+
+
+def test_short_encode_maps_its_steps_onto_the_segment(tiny_models, long_clip) -> None:
+    wav, padded = long_clip
+    enc = tiny_models.whisper
+    sw = StreamingWindows(enc, tiny_models.feature_extractor, 25, context_s=2)
+    n = 10 * SR + 123
+    sw.push(wav[:n])
+    frames = np.arange(sw.available - 8, sw.available)  # steps 2 s back are not asked: the context is 2 s
+    got = sw.windows(frames)
+    assert (sw.short_calls, sw.encode_calls) == (1, 1)
+    first = (n - 2 * SR) // 320  # the short input starts on the step grid, 2 s before the audio's end
+    real = window_starts(sw.available)[frames][:, None] + np.arange(10) - 4  # all >= first, < received
+    offline = _offline(padded, len(wav), 25)[frames]
+    # Inside the short input (one step from its end: the STFT reflects there) the convs see the same mel
+    # frames as offline's (noise never reaches the log-mel floor), so only the position embedding differs.
+    inner = real < n // 320 - 1
+    a = _layer0_minus_positions(got, real, enc)[torch.as_tensor(inner)]  # positions: the segment's own
+    b = _layer0_minus_positions(offline, real, enc)[torch.as_tensor(inner)]
+    torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+    assert not torch.equal(got, offline)  # the layers attend over 2 s, not the segment
+
+
+def test_context_s_is_cheap_while_live_and_exact_once_complete(tiny_models, long_clip) -> None:
+    wav, padded = long_clip
+    sw = StreamingWindows(tiny_models.whisper, tiny_models.feature_extractor, 25, context_s=4)
+    offline = _offline(padded, len(wav), 25)
+    sw.push(wav[: 28 * SR])
+    done, encodes = sw.available - 4, []
+    for at in range(28 * SR, 31 * SR, 8000):  # from 28 s, 500 ms chunks across the segment boundary
+        sw.push(wav[at : at + 8000])
+        short, full = sw.short_calls, sw.encode_calls - sw.short_calls
+        got = sw.windows(range(done, sw.available))
+        assert torch.isfinite(got).all()
+        encodes.append((sw.short_calls - short, sw.encode_calls - sw.short_calls - full))
+        done = sw.available
+    # One short encode per call; at 30.0 s the frames asked read only segment 0, now complete: its full encode.
+    assert encodes == [(1, 0)] * 3 + [(0, 1)] + [(1, 0)] * 2
+    # Segment 0 is complete (31 s received): its frames are offline's, from one full-segment encode.
+    assert sw.encode_calls - sw.short_calls == 1
+    assert torch.equal(sw.windows(range(700, 740)), offline[700:740])
+    assert not torch.equal(sw.windows([done - 1]), offline[[done - 1]])  # the open segment 1 is provisional
+    sw.push(wav[31 * SR :])
+    sw.finish()
+    assert torch.equal(sw.windows(range(sw.available)), offline)  # short states never leak into final ones
+
+
+@pytest.mark.parametrize("sizes", [[320], [SR // 2]])
+def test_context_s_whole_file_or_finished_first_is_offline(tiny_models, long_clip, sizes) -> None:
+    wav, padded = long_clip
+    sw = StreamingWindows(tiny_models.whisper, tiny_models.feature_extractor, 25, context_s=2)
+    _push_in_chunks(sw, wav, sizes)
+    sw.finish()
+    assert torch.equal(sw.windows(range(sw.available)), _offline(padded, len(wav), 25))
+    assert (sw.encode_calls, sw.short_calls) == (2, 0)
+
+
+def test_context_s_must_be_positive(tiny_models) -> None:
+    for bad in (0, -1.0):
+        with pytest.raises(ValueError, match="context_s"):
+            StreamingWindows(tiny_models.whisper, tiny_models.feature_extractor, 25, context_s=bad)
