@@ -75,6 +75,7 @@ class LiveStats:
     stride: int = 1  # the largest stride used (render every k-th speech slot)
     utterances: int = 0  # > 1 for one stream: audio came late (an underrun) and speech restarted
     render_batch_s: float = 0.0  # the current estimate of one batch's render time
+    frames_skipped: int = 0  # paced: slots a consumer (or this process, starved) more than out_frames behind lost
 
     def message(self) -> str:
         if self.below_real_time and self.stride > 1:
@@ -133,6 +134,7 @@ class LiveSession:
         self._stride = self._max_stride = 1
         self._renders, self._render_busy = 0, 0.0
         self._counts = {"speech": 0, "held": 0, "idle": 0}
+        self._skipped = 0
         self._chunk_push: dict[int, float] = {}  # slot -> push time of the first chunk starting there
         self._latencies: collections.deque[float] = collections.deque(maxlen=100_000)
         self._out: queue.Queue = queue.Queue(maxsize=max(int(cfg.out_frames), 1))
@@ -218,7 +220,7 @@ class LiveSession:
                 latency_p95_s=None if lat is None else float(np.percentile(lat, 95)),
                 frames_rendered=self._counts["speech"], frames_held=self._counts["held"],
                 frames_idle=self._counts["idle"], below_real_time=below, fps=fps, stride=self._max_stride,
-                utterances=self._uids, render_batch_s=self._batch_s)
+                utterances=self._uids, render_batch_s=self._batch_s, frames_skipped=self._skipped)
 
     def close(self) -> None:
         """Stop and join the threads (the renderer first finishes the batch it is on). Idempotent."""
@@ -369,6 +371,11 @@ class LiveSession:
         n = 0
         while True:
             with self._cond:
+                if self.cfg.pace:  # starved of CPU: never more than out_frames behind the clock
+                    behind = self.rate.slot_at(self.clock() - self._start) - n - self.cfg.out_frames
+                    if behind > 0:
+                        n += behind
+                        self._skipped += behind
                 while not self._due(n):
                     if self._closed:
                         return
@@ -440,7 +447,9 @@ class LiveSession:
         self._utts = [u for u in self._utts if u is self._utts[-1] or u.end_slot > keep_from]
 
     def _offer(self, item: object) -> None:
-        """Into the bounded output queue; a consumer that takes nothing for drop_after_s is dropped."""
+        """Into the bounded output queue. Paced, the output stays on the clock: a consumer more than out_frames
+        behind loses the oldest frames (counted as skipped). A consumer that takes nothing for drop_after_s is
+        dropped."""
         while True:
             try:
                 self._out.put(item, timeout=_POLL_S)
@@ -453,6 +462,12 @@ class LiveSession:
                         self._dropped = self._closed = True
                         self._cond.notify_all()
                         raise _Stopped from None
+                if self.cfg.pace and item is not _END:
+                    try:
+                        self._out.get_nowait()
+                        self._skipped += 1
+                    except queue.Empty:
+                        pass
 
     # ------------------------------------------------------------------ threads
 

@@ -34,6 +34,7 @@ class Recording:
     kinds: dict[str, int] = field(default_factory=lambda: {"speech": 0, "held": 0, "idle": 0})
     offsets: list[int] = field(default_factory=list)  # shown slot - own slot, for speech and held frames
     audio_mismatch: int = 0  # samples where the frames' audio differs from the input's
+    repeated: int = 0  # slots a slow consumer (the writer) missed, filled with the frame before (paced only)
     path: Path | None = None
 
     @property
@@ -50,7 +51,9 @@ class Recording:
                 f"{self.frames} frames ({self.expected_frames} expected): {k['speech']} rendered, {k['held']} held, "
                 f"{k['idle']} idle (stride {self.stats.stride}); A/V offset mean {self.mean_offset:.2f}, max {self.max_offset} frames; "
                 f"audio {'equals the input' if self.audio_mismatch == 0 else f'differs in {self.audio_mismatch} samples'}"
-                + (f"; {self.stats.utterances} utterances (audio came late)" if self.stats.utterances > 1 else ""),
+                + (f"; {self.stats.utterances} utterances (audio came late)" if self.stats.utterances > 1 else "")
+                + (f"; {self.repeated} slots missed by the writer, filled with the frame before" if self.repeated
+                   else ""),
                 _latency_line(self.stats)]
 
 
@@ -126,10 +129,17 @@ def _recorded(frames: Iterator[LiveFrame], rec: Recording, wav: np.ndarray, prog
               join: Callable[[bool], None]) -> Iterator[np.ndarray]:
     """The recorded images; the feeder's error, if the stream ended because of one, is raised here, inside the
     writer's loop, so that no partial video is left behind."""
-    at = 0
+    at, last = 0, None
     for frame in frames:
         if frame.utterance is None:
             continue
+        if last is not None and last.utterance == frame.utterance and frame.index > last.index + 1:
+            for _ in range(frame.index - last.index - 1):  # skipped: the file keeps its length and its sync
+                at += len(last.audio)
+                rec.frames += 1
+                rec.repeated += 1
+                yield last.image
+        last = frame
         ref = wav[at : at + len(frame.audio)]
         rec.audio_mismatch += int(np.count_nonzero(frame.audio[: len(ref)] != ref)) + len(frame.audio) - len(ref)
         at += len(frame.audio)

@@ -53,12 +53,19 @@ class SlowStub(StubRenderer):
 
 
 def nearest_offline(recorded: Iterable[np.ndarray], offline: Iterable[np.ndarray], search: int = 40,
-                    scale: int = 4) -> list[int]:
+                    scale: int = 4, ignore: tuple[int, int, int, int] | None = None) -> list[int]:
     """For each recorded frame i, the offline frame index (within +-search of i) it equals or is nearest to (mean
     absolute difference of the frames shrunk ``scale`` times, which keeps the loop position and the mouth):
     offset[i] = that index - i is the A/V offset in frames, measured from the output. Streams both (a minute of
-    full frames need not fit in memory)."""
+    full frames need not fit in memory).
+
+    ignore: an (x1, y1, x2, y2) box left out of the comparison (the face): then the match is by loop position,
+    i.e. which slot's frame is shown, even where the rendered mouths differ from offline (streamed windows, idle).
+    """
     def small(frame: np.ndarray) -> np.ndarray:
+        if ignore is not None:
+            frame = frame.copy()
+            frame[ignore[1] : ignore[3], ignore[0] : ignore[2]] = 0
         h, w = frame.shape[:2]
         return cv2.resize(frame, (max(w // scale, 1), max(h // scale, 1)), interpolation=cv2.INTER_AREA).astype(np.int16)
 

@@ -23,6 +23,7 @@ from musetalk.live.timeline import Rate, Utterance
 from musetalk.sources import pingpong
 
 SPF = 640  # samples per frame at 25 fps
+ROOMY = LiveConfig(out_frames=1000)  # paced cases that count every frame: a starved test thread must not skip any
 
 
 def tone(seconds: float, level: float = 0.3) -> np.ndarray:
@@ -62,7 +63,7 @@ def test_unpaced_renders_every_slot_with_its_own_audio(stub_avatar) -> None:
 
 
 def test_idle_slots_show_the_raw_loop_frame_on_the_clock(stub_avatar) -> None:
-    with LiveSession(stub_avatar, LiveConfig(), windows_factory=InstantWindows) as s:
+    with LiveSession(stub_avatar, ROOMY, windows_factory=InstantWindows) as s:
         got = []
         for f in s.frames():
             got.append((s.clock() - s._start, f))
@@ -91,7 +92,7 @@ def test_quiet_audio_shows_idle_frames_with_hangover(stub_avatar) -> None:
 
 def test_paced_speech_starts_after_the_delay_and_keeps_its_audio(stub_avatar) -> None:
     wav = tone(1.2)
-    with LiveSession(stub_avatar, LiveConfig(), windows_factory=InstantWindows) as s:
+    with LiveSession(stub_avatar, ROOMY, windows_factory=InstantWindows) as s:
         threading.Thread(target=lambda: (push_chunks(s, wav, 1600, 0.1), s.end()), daemon=True).start()
         frames = [(s.clock() - s._start, f) for f in s.frames()]
     speech = [f for _, f in frames if f.utterance is not None]
@@ -109,7 +110,7 @@ def test_paced_speech_starts_after_the_delay_and_keeps_its_audio(stub_avatar) ->
 def test_slow_rendering_holds_the_nearest_frame_and_stays_in_sync(tiny_models, live_avatar_dir) -> None:
     avatar = avatar_with(SlowStub(0.3), tiny_models, live_avatar_dir)  # 4 frames per 0.3 s: 13 fps < 25
     wav = tone(3.0)
-    with LiveSession(avatar, LiveConfig(), windows_factory=InstantWindows) as s:
+    with LiveSession(avatar, ROOMY, windows_factory=InstantWindows) as s:
         threading.Thread(target=lambda: (push_chunks(s, wav, 1600, 0.1), s.end()), daemon=True).start()
         speech = [f for f in s.frames() if f.utterance is not None]
     st = s.stats()
@@ -124,7 +125,7 @@ def test_slow_rendering_holds_the_nearest_frame_and_stays_in_sync(tiny_models, l
 
 
 def test_a_late_chunk_starts_a_new_utterance(stub_avatar) -> None:
-    with LiveSession(stub_avatar, LiveConfig(), windows_factory=InstantWindows) as s:
+    with LiveSession(stub_avatar, ROOMY, windows_factory=InstantWindows) as s:
         s.push(tone(0.2))
         frames, pushed = [], False
         for f in s.frames():
@@ -179,7 +180,7 @@ def test_a_render_error_reaches_the_consumer(tiny_models, live_avatar_dir) -> No
     (np.array([0.0, np.nan], np.float32), "NaN or infinite"),
 ])
 def test_bad_audio_is_refused(stub_avatar, pcm, message) -> None:
-    with LiveSession(stub_avatar, LiveConfig(), windows_factory=InstantWindows) as s:
+    with LiveSession(stub_avatar, ROOMY, windows_factory=InstantWindows) as s:
         with pytest.raises(InputError, match=message):
             s.push(pcm)
         s.end()
@@ -211,3 +212,18 @@ def test_unpaced_frames_equal_offline_speak(tiny_pipe, live_avatar_dir, speech) 
         live = list(s.frames())
     assert len(live) == len(offline) == 30
     assert all(np.array_equal(f.image, o) for f, o in zip(live, offline))
+
+
+def test_a_slow_consumer_loses_the_oldest_frames_not_the_clock(stub_avatar) -> None:
+    """A consumer at a third of real time: the output stays on the clock (the audio sender never overflows) and
+    the frames it cannot take are skipped, oldest first."""
+    wav = tone(2.0)
+    cfg = LiveConfig(out_frames=5, max_pending_s=3.0)
+    with LiveSession(stub_avatar, cfg, windows_factory=InstantWindows) as s:
+        threading.Thread(target=lambda: (push_chunks(s, wav, 1600, 0.1), s.end()), daemon=True).start()
+        got = []
+        for f in s.frames():
+            got.append(f.index)
+            time.sleep(0.12)
+    assert s.stats().frames_skipped > 0 and got == sorted(set(got))
+    assert s.stats().frames_skipped + len(got) == got[-1] + 1
