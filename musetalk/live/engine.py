@@ -351,8 +351,9 @@ class LiveSession:
         """Paced: up to batch_size speech slots on the stride grid that can be ready before their time."""
         now = self.clock()
         earliest = max(self._out_slot, self.rate.slot_at(now - self._start + self._batch_s) + 1)
-        limit = self._out_slot + self.cfg.out_frames
         k = self._stride
+        # Renders wait at most out_frames slots beyond the first useful one and the batch's span.
+        limit = earliest + self.cfg.out_frames + (self._batch - 1) * k
         for u in self._utts:
             lo, hi = max(u.first, earliest) - u.first, min(u.first + u.windows.available, limit) - u.first
             slots = [u.first + f for f in range(-(-lo // k) * k, hi, k)
