@@ -213,7 +213,7 @@ class LiveSession:
             lat = np.array(self._latencies) if self._latencies else None
             render_fps = self._renders / self._render_busy if self._render_busy > 0 else 0.0
             fps = float(self.rate.fps)
-            below = self._renders > 0 and render_fps < fps
+            below = self._uids > 0 and render_fps < fps  # nothing rendered with speech pushed is below too
             return LiveStats(
                 render_fps=render_fps,
                 latency_median_s=None if lat is None else float(np.median(lat)),

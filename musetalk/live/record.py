@@ -34,6 +34,7 @@ class Recording:
     kinds: dict[str, int] = field(default_factory=lambda: {"speech": 0, "held": 0, "idle": 0})
     offsets: list[int] = field(default_factory=list)  # shown slot - own slot, for speech and held frames
     audio_mismatch: int = 0  # samples where the frames' audio differs from the input's
+    first_slot: int | None = None  # the session slot of the first recorded frame (its loop position)
     repeated: int = 0  # slots a slow consumer (the writer) missed, filled with the frame before (paced only)
     path: Path | None = None
 
@@ -54,7 +55,7 @@ class Recording:
                 + (f"; {self.stats.utterances} utterances (audio came late)" if self.stats.utterances > 1 else "")
                 + (f"; {self.repeated} slots missed by the writer, filled with the frame before" if self.repeated
                    else ""),
-                _latency_line(self.stats)]
+                _latency_line(self.stats) + f"; first audio slot {self.first_slot}"]
 
 
 def _latency_line(s: LiveStats) -> str:
@@ -140,6 +141,8 @@ def _recorded(frames: Iterator[LiveFrame], rec: Recording, wav: np.ndarray, prog
                 rec.repeated += 1
                 yield last.image
         last = frame
+        if rec.first_slot is None:
+            rec.first_slot = frame.index
         ref = wav[at : at + len(frame.audio)]
         rec.audio_mismatch += int(np.count_nonzero(frame.audio[: len(ref)] != ref)) + len(frame.audio) - len(ref)
         at += len(frame.audio)
