@@ -62,7 +62,7 @@ def main() -> None:
         print(f"live: {hello['width']}x{hello['height']} at {hello['fps']:g} fps")
         pcm = load_audio(args.audio, hello["sample_rate"])
         threading.Thread(target=send_at_real_time, args=(ws, pcm, hello["sample_rate"]), daemon=True).start()
-        sound, t0, stats = [], time.monotonic(), {}
+        sound, t0, stats, kind = [], time.monotonic(), {}, None
         for msg in ws:  # until the server closes after {"type": "end"}
             if isinstance(msg, str):
                 info = json.loads(msg)
@@ -71,10 +71,11 @@ def main() -> None:
             head, audio, jpeg = unpack(msg)
             (out / f"{head['index']:06d}.jpg").write_bytes(jpeg)
             sound.append(audio)
-            if head["index"] % 25 == 0 or head["latency_s"] is not None:
+            if head["index"] % 25 == 0 or head["kind"] != kind:  # once a second, and where speech starts/stops
                 late = "" if head["latency_s"] is None else f", latency {head['latency_s']:.2f} s"
                 print(f"frame {head['index']:5d}  pts {head['pts']:6.2f} s  at {time.monotonic() - t0:6.2f} s  "
                       f"{head['kind']}{late}")
+            kind = head["kind"]
     print(stats.get("message", "no stats"))
     sf.write(out / "audio.wav", np.concatenate(sound), hello["sample_rate"])
     with VideoWriter(out / "live.mp4", hello["width"], hello["height"], fps=hello["fps"],

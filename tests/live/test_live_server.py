@@ -128,8 +128,8 @@ def test_hello_then_frames_in_order_with_their_audio(served):
     heads = [h for h, _, _ in frames]
     idx = [h["index"] for h in heads]
     pts = [h["pts"] for h in heads]
-    assert idx == list(range(idx[0], idx[0] + len(idx))), idx
-    assert np.allclose(np.diff(pts), 1 / 25, atol=1e-6), pts
+    assert all(b > a for a, b in zip(idx, idx[1:])), idx  # in order (a CPU-starved engine may skip ahead)
+    assert np.allclose(pts, np.array(idx) / 25, atol=1e-6), (idx, pts)
     for h, audio, image in frames:
         assert h["kind"] in ("speech", "held", "idle")
         assert audio.shape == (SPF,) and audio.dtype == np.float32
