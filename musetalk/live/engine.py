@@ -48,6 +48,10 @@ class LiveConfig:
     max_pending_s: float = 10.0  # audio received but not yet shown; more -> push() raises LiveOverflow
     out_frames: int = 50  # bounded output queue (and how far ahead of the output the renderer may go)
     drop_after_s: float = 5.0  # a consumer that takes no frame for this long is dropped
+    # Provisional Whisper encodes of the still-open 30 s segment see only the last this-many seconds: each batch
+    # otherwise pays a full 30 s pass (23 GFLOP), which alone kept a CPU below real time. None: the full pass
+    # (closer to offline windows). Complete segments are always encoded exactly (see features.py).
+    whisper_context_s: float | None = 8.0
 
 
 @dataclass
@@ -114,7 +118,7 @@ class LiveSession:
             from .features import StreamingWindows
 
             def windows_factory() -> object:
-                return StreamingWindows(m.whisper, m.feature_extractor, avatar.fps)
+                return StreamingWindows(m.whisper, m.feature_extractor, avatar.fps, self.cfg.whisper_context_s)
 
         self._make_windows = windows_factory
         self._renderer = avatar.pipeline.renderer
