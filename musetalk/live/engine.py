@@ -30,6 +30,7 @@ from ..config import AUDIO_SAMPLE_RATE
 from ..errors import InputError
 from ..face import paste_back
 from ..profiling import stage
+from ..priority import lower_this_thread
 from ..sources import pingpong
 from .timeline import Rate, Utterance
 
@@ -307,6 +308,10 @@ class LiveSession:
         return out
 
     def _render_loop(self) -> None:
+        # Live, the threads on the clock (output, the consumer, the web sender) must get a core the moment a slot
+        # is due, and they need little of it; the renderer is the one allowed to lag (it strides). Its OpenMP
+        # workers are started by this thread and inherit the lower priority. See priority.py.
+        lower_this_thread()
         while True:
             with self._cond:
                 while (job := self._pick()) is None:

@@ -33,18 +33,25 @@ def app(tmp_path_factory, tiny_weights) -> RunningApp:
 
 
 @pytest.fixture(scope="session")
-def browser():
-    """Headless Debian chromium through Playwright (no browser download)."""
+def playwright():
+    """One Playwright driver for the session: a second sync_playwright() inside it would fail (its event loop is
+    already running), so every browser of the tests is launched from this one."""
     if not CHROMIUM.is_file():
         pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                               args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                                     "--disable-component-update", "--disable-sync", "--no-first-run"])
-        yield b
-        b.close()
+        yield pw
+
+
+@pytest.fixture(scope="session")
+def browser(playwright):
+    """Headless Debian chromium through Playwright (no browser download)."""
+    b = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                   args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                                         "--disable-component-update", "--disable-sync", "--no-first-run"])
+    yield b
+    b.close()
 
 
 @pytest.fixture

@@ -35,20 +35,15 @@ def mic_wav(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def mic_browser(mic_wav):
+def mic_browser(playwright, mic_wav):
     """Chromium whose microphone plays ``mic_wav`` once (``%noloop``), permission granted without a prompt."""
-    if not CHROMIUM.is_file():
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                               args=["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync",
-                                     "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
-                                     f"--use-file-for-fake-audio-capture={mic_wav}%noloop",
-                                     "--autoplay-policy=no-user-gesture-required"])
-        yield b
-        b.close()
+    b = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                   args=["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync",
+                                         "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+                                         f"--use-file-for-fake-audio-capture={mic_wav}%noloop",
+                                         "--autoplay-policy=no-user-gesture-required"])
+    yield b
+    b.close()
 
 
 @pytest.fixture(scope="module")
