@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 import pytest
-from app_helpers import ARTIFACTS, CHROMIUM, DATA
+from app_helpers import ARTIFACTS, CHROMIUM, DATA, start_app, stop_app
 
 pytestmark = pytest.mark.browser
 gradio_client = pytest.importorskip("gradio_client")
@@ -44,6 +44,15 @@ def mic_browser(playwright, mic_wav):
                                          "--autoplay-policy=no-user-gesture-required"])
     yield b
     b.close()
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory, tiny_weights):
+    """An app of its own: a job left running by an earlier test in the shared app would take the CPU from the live
+    renderer (which runs below the clock-bound threads) and no speech frame would render in time."""
+    running = start_app(tmp_path_factory.mktemp("live-app"), tiny_weights)
+    yield running
+    stop_app(running)
 
 
 @pytest.fixture(scope="module")
