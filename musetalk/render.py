@@ -164,8 +164,10 @@ class RenderLoop:
                 for frame in self._blend_batch(*got):
                     self._put(out, frame)
 
-        threads = [threading.Thread(target=self._guard, args=(fn, q), name=f"musetalk-{fn.__name__}", daemon=True)
-                   for fn, q in ((prep, to_model), (model, to_blend), (blend, out))]
+        # prep and blend run beside the models at a lower priority (priority.py): the models keep the cores
+        threads = [threading.Thread(target=self._guard, args=(fn, q, low), name=f"musetalk-{fn.__name__}",
+                                    daemon=True)
+                   for fn, q, low in ((prep, to_model, True), (model, to_blend, False), (blend, out, True))]
         for t in threads:
             t.start()
         try:
@@ -184,10 +186,10 @@ class RenderLoop:
         if self._error is not None:
             raise self._error
 
-    def _guard(self, fn: Callable[[], None], out: queue.Queue) -> None:
+    def _guard(self, fn: Callable[[], None], out: queue.Queue, background: bool = False) -> None:
         profiling.bind(self._times)
-        if fn.__name__ != "model":
-            lower_this_thread()  # see priority.py: the models keep the cores
+        if background:
+            lower_this_thread()
         try:
             fn()
             self._put(out, _END)
