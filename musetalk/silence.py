@@ -91,14 +91,18 @@ def closed_mouth_from(frame: np.ndarray, landmarks: FaceLandmarks, index: int) -
 
 
 def scan_closed_mouth(info: MediaInfo, closed_frame: int | None = None, fps: float = FPS,
-                      stop: threading.Event | None = None) -> ClosedMouth | None:
+                      stop: threading.Event | None = None, shown: int | None = None) -> ClosedMouth | None:
     """The closed-mouth frame of a video: frame ``closed_frame`` if given, else the most closed among the first
-    ``SCAN_FRAMES`` frames. None when those frames have no face (the mouth is then never closed), or when ``stop``
-    is set before the scan ends.
+    ``shown`` frames (the ones the output shows), at most ``SCAN_FRAMES``. None when those frames have no face
+    (the mouth is then never closed), or when ``stop`` is set before the scan ends.
+
+    Scanning only the frames the output shows keeps the scan's cost in proportion to the job (a 16-frame job
+    scanned 240 frames, 14 s of CPU taken from the models on two cores), and the closed mouth then comes from the
+    same stretch of video as the faces around it, as an avatar's does.
 
     Raises InputError when ``closed_frame`` is past the end of the video or has no face.
     """
-    limit = SCAN_FRAMES if closed_frame is None else closed_frame + 1
+    limit = min(SCAN_FRAMES, SCAN_FRAMES if shown is None else shown) if closed_frame is None else closed_frame + 1
     best: ClosedMouth | None = None
     frames = iter_frames(info, fps)
     try:
@@ -135,7 +139,7 @@ def video_closer(info: MediaInfo, wav: np.ndarray, n_frames: int, cfg: Inference
         with stage("closed_mouth", 0):
             closed = scan_closed_mouth(info, cfg.silence.closed_frame, fps)
         return None if closed is None else MouthCloser(closed, weights)
-    return MouthCloser(_ClosedMouthScan(info, fps), weights)
+    return MouthCloser(_ClosedMouthScan(info, fps, n_frames), weights)
 
 
 class _ClosedMouthScan:
@@ -146,15 +150,15 @@ class _ClosedMouthScan:
     needs the result only for the first batch's silent frames, long after the scan has finished.
     """
 
-    def __init__(self, info: MediaInfo, fps: float) -> None:
+    def __init__(self, info: MediaInfo, fps: float, shown: int) -> None:
         self._stop = threading.Event()
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="musetalk-closed-mouth")
-        self._future = self._pool.submit(contextvars.copy_context().run, self._scan, info, fps)  # bench timers
+        self._future = self._pool.submit(contextvars.copy_context().run, self._scan, info, fps, shown)  # bench timers
 
-    def _scan(self, info: MediaInfo, fps: float) -> ClosedMouth | None:
+    def _scan(self, info: MediaInfo, fps: float, shown: int) -> ClosedMouth | None:
         lower_this_thread()  # and its ffmpeg reader: see priority.py
         with stage("closed_mouth", 0):
-            closed = scan_closed_mouth(info, None, fps, self._stop)
+            closed = scan_closed_mouth(info, None, fps, self._stop, shown)
         if closed is not None:
             log.info("closed mouth from source frame %d (opening %.4f)", closed.index, closed.opening)
         return closed

@@ -67,10 +67,22 @@ def test_silence_closes_the_mouth_the_source_opens(tiny_models, shared_data, tmp
     from musetalk.media import probe
     from musetalk.silence import CLOSED_MARGIN, scan_closed_mouth
 
-    closed = scan_closed_mouth(probe(clip))
+    closed = scan_closed_mouth(probe(clip), shown=round(7.0 * FPS))  # the frames the 7 s output shows
     close, keep = reports["close"].silence, reports["keep"].silence
     assert close["silent_s"] >= 1.5
     assert close["opening_silent"] <= closed.opening + CLOSED_MARGIN
     assert close["opening_silent"] < keep["opening_silent"]
     assert close["opening_speech"] == pytest.approx(keep["opening_speech"], rel=0.15)  # speech is untouched
     assert reports["close"].frames == round(7.0 * FPS)
+
+
+def test_the_scan_looks_only_at_the_frames_the_output_shows(shared_data):
+    from musetalk.media import probe
+    from musetalk.silence import scan_closed_mouth
+
+    info = probe(shared_data / "retalking_face3.mp4")
+    whole = scan_closed_mouth(info)
+    assert whole is not None and whole.index > 3  # else the limit below would be no test
+    short = scan_closed_mouth(info, shown=whole.index)  # the frames before the most closed one
+    assert short is not None and short.index < whole.index
+    assert short.opening >= whole.opening
