@@ -11,7 +11,8 @@ Three threads meet at one condition variable:
 Slot n always shows source frame ``pingpong(n, len(store))``, so idle -> speech -> idle never jumps in the loop.
 Paced, when rendering is slower than real time, the renderer keeps ahead of the clock by its measured batch time
 and renders every k-th speech slot (stride k); the others show the rendered frame nearest in index ("held"), so
-the sync error stays within k/2 frames and never grows.
+the sync error stays within k/2 frames and never grows. A paced batch spans at most ``batch_span_s`` of audio
+(fewer frames at a larger stride): its first frame waits for its last frame's audio, so the span is latency.
 """
 from __future__ import annotations
 
@@ -45,8 +46,15 @@ _END = object()
 class LiveConfig:
     batch_size: int = 4
     pace: bool = True  # frames leave on the real-time clock; False: render every frame as fast as possible
+    # Paced, a batch spans at most this much audio (its first frame waits for the last one's): at stride k it
+    # holds 1 + span // k frames. Tiny weights on the 2-core CPU (bench --only live, 20/100/500 ms chunks): the
+    # whole batch_size (4) put the latency 0.55-0.85 s above one render; 0.2 s, 0.37-0.51 s; 0.16 s, 0.15-0.35
+    # s, at a larger stride (7-10 instead of 5: fewer frames of their own, more held).
+    batch_span_s: float = 0.16
     idle_below_db: float | None = -50.0  # quieter slots (dBFS RMS, with hangover) show the idle frame; None: all
-    max_pending_s: float = 10.0  # audio received but not yet shown; more -> push() raises LiveOverflow
+    # Audio received but not yet shown; more -> push() raises LiveOverflow. The bound is at least twice the
+    # current delay, so that the delay a slow renderer needs never makes a real-time sender overflow.
+    max_pending_s: float = 10.0
     out_frames: int = 50  # bounded output queue (and how far ahead of the output the renderer may go)
     drop_after_s: float = 5.0  # a consumer that takes no frame for this long is dropped
     # Provisional Whisper encodes of the still-open 30 s segment see only the last this-many seconds: each batch
@@ -143,8 +151,7 @@ class LiveSession:
         self._chunk_push: dict[int, float] = {}  # slot -> push time of the first chunk starting there
         self._latencies: collections.deque[float] = collections.deque(maxlen=100_000)
         self._out: queue.Queue = queue.Queue(maxsize=max(int(cfg.out_frames), 1))
-        self._batch_s, self._frame_s = self._warm_up()
-        self._learn(0.0, 0)  # the stride from the warm-up's estimate
+        self._warm_up()
         self._start = self._last_take = clock()
         self._threads = [threading.Thread(target=self._guard, args=(fn,), name=f"musetalk-live-{name}", daemon=True)
                          for fn, name in ((self._render_loop, "render"), (self._output_loop, "output"))]
@@ -170,10 +177,10 @@ class LiveSession:
             if len(pcm) == 0:
                 return
             pending = sum(u.pending_samples(self._out_slot) for u in self._utts) + len(pcm)
-            if pending > self.cfg.max_pending_s * AUDIO_SAMPLE_RATE:
+            bound = max(self.cfg.max_pending_s, 2 * self._delay_s())
+            if pending > bound * AUDIO_SAMPLE_RATE:
                 raise LiveOverflow(f"The live session has {pending / AUDIO_SAMPLE_RATE:.1f} s of audio waiting to be "
-                                   f"shown, more than {self.cfg.max_pending_s:g} s.",
-                                   "Send audio at real-time pace.")
+                                   f"shown, more than {bound:g} s.", "Send audio at real-time pace.")
             now = self.clock()
             u = self._utts[-1] if self._utts else None
             if u is None or (self.cfg.pace and (u.ended or u.end_slot < self._out_slot)):
@@ -245,23 +252,37 @@ class LiveSession:
     # ------------------------------------------------------------------ placement
 
     def _new_utterance(self, last: Utterance | None, now: float) -> Utterance:
-        """A new utterance: at slot 0 unpaced; paced, as soon as its first batch can be ready: the window's
-        look-ahead, one batch time, the slots a batch spans at the current stride, and a frame of margin (at most
-        half of ``max_pending_s``)."""
+        """A new utterance: at slot 0 unpaced; paced, as soon as its first batch can be ready."""
         if last is not None:
             last.finish()
         if not self.cfg.pace:
             first = 0
         else:
-            delay = (self.rate.slots_for(self._batch_s) + (self._batch - 1) * self._stride + _LOOKAHEAD + 1)
-            # Never more than half the pending bound: the delay itself must not make a real-time sender overflow.
-            delay = min(delay, self.rate.slot_at(self.cfg.max_pending_s / 2))
-            first = max(self.rate.slot_at(now - self._start) + delay, self._out_slot + 1,
+            first = max(self.rate.slots_for(now - self._start + self._delay_s()), self._out_slot + 1,
                         last.end_slot + 1 if last is not None else 0)
         u = Utterance(self._uids, first, self._make_windows(), self.rate)
         self._uids += 1
         self._utts.append(u)
         return u
+
+    def _delay_s(self) -> float:
+        """Paced, from a chunk's arrival to its first slot (which starts at the first slot boundary after it):
+        one batch time, the slots a batch spans, half a stride and the window's look-ahead.
+
+        Half a stride: a held slot shows the nearest render, and the next render is nearest for the second half of
+        the gap before it; without this lead it was not ready yet there, the past one was shown, and the video
+        ran 1.4-2.1 frames behind the audio (tiny weights, fp32, stride 11, measured from the output).
+        Never capped: a shorter delay than the renderer needs would leave every speech slot due before its render
+        could be ready (nothing but held frames, as full-size weights on a CPU once showed)."""
+        slots = (self._batch_now() - 1) * self._stride + self._stride // 2 + _LOOKAHEAD
+        return self._batch_s + self.rate.seconds(slots)
+
+    def _batch_now(self) -> int:
+        """Frames per batch: batch_size; paced, as many as fit ``batch_span_s`` at the current stride."""
+        if not self.cfg.pace:
+            return self._batch
+        span = math.floor(self.cfg.batch_span_s * float(self.rate.fps) + 1e-9)
+        return max(1, min(self._batch, 1 + span // self._stride))
 
     def _utterance_at(self, n: int) -> Utterance | None:
         for u in self._utts:
@@ -277,21 +298,26 @@ class LiveSession:
 
     # ------------------------------------------------------------------ rendering
 
-    def _warm_up(self) -> tuple[float, float]:
-        """Render one full batch of silence (one-time device set-up, and the first batch-time estimate);
-        again when the first was slow, as a cold start is."""
-        slots = [s for s in range(2 * self._n_src) if self._faces[pingpong(s, self._n_src)] is not None]
-        slots = (slots * self._batch)[: self._batch]
-        for _ in range(2):
+    def _warm_up(self) -> None:
+        """Render a batch of silence: one-time device set-up, and the first estimates of the batch time and the
+        stride. Again when the first was slow (a cold start is), and again at the batch the stride leaves
+        (``_batch_now``), whose time the first utterance's delay is made of. At most three renders."""
+        faces = [s for s in range(2 * self._n_src) if self._faces[pingpong(s, self._n_src)] is not None]
+        n, cold = self._batch, True
+        for _ in range(3):
+            slots = (faces * n)[:n]
             u = Utterance(-1, 0, self._make_windows(), self.rate)  # a new one each time: Whisper runs again
             u.push(np.zeros(self.rate.boundary(max(slots) + _LOOKAHEAD), np.float32))
             u.finish()
             t0 = self.clock()
             self._render_slots(u, slots)
             dt = self.clock() - t0
-            if dt <= self.rate.seconds(self._batch):
+            self._batch_s, self._frame_s = dt, dt / n
+            self._learn(0.0, 0)  # the stride from this estimate
+            was_cold, cold = cold and dt > self.rate.seconds(n), False
+            if not was_cold and self._batch_now() == n:
                 break
-        return dt, dt / len(slots)
+            n = self._batch_now()
 
     def _render_slots(self, u: Utterance, slots: list[int]) -> list[np.ndarray]:
         """Full frames for ``slots`` of ``u``: its windows, the cached latents, the offline renderer, paste-back."""
@@ -332,7 +358,10 @@ class LiveSession:
             self._renders += n
             self._render_busy += dt
             self._batch_s = (1 - _EMA) * self._batch_s + _EMA * dt
-        if n == self._batch:  # a part batch costs nearly a full one (one Whisper pass): it would overstate
+        if n:
+            # Part batches count too. A part batch costs nearly a full one (one Whisper pass), but when the
+            # audio's arrival leaves the renderer only part batches, the stride must keep up at those: learnt
+            # from full batches alone, it came out too small and whole stretches of slots missed their render.
             self._frame_s = (1 - _EMA) * self._frame_s + _EMA * dt / n
         if self.cfg.pace:
             self._stride = max(1, math.ceil(self._frame_s * float(self.rate.fps) * _HEADROOM))
@@ -360,17 +389,17 @@ class LiveSession:
         """Paced: up to batch_size speech slots on the stride grid that can be ready before their time."""
         now = self.clock()
         earliest = max(self._out_slot, self.rate.slot_at(now - self._start + self._batch_s) + 1)
-        k = self._stride
+        k, batch = self._stride, self._batch_now()
         # Renders wait at most out_frames slots beyond the first useful one and the batch's span.
-        limit = earliest + self.cfg.out_frames + (self._batch - 1) * k
+        limit = earliest + self.cfg.out_frames + (batch - 1) * k
         for u in self._utts:
             lo, hi = max(u.first, earliest) - u.first, min(u.first + u.windows.available, limit) - u.first
             slots = [u.first + f for f in range(-(-lo // k) * k, hi, k)
-                     if u.first + f not in self._rendered and self._wanted(u, f)][: self._batch]
+                     if u.first + f not in self._rendered and self._wanted(u, f)][:batch]
             if not slots:
                 continue
             slack = self._start + self.rate.seconds(slots[0]) - now - self._batch_s
-            if len(slots) < self._batch and not u.ended and slack > self.rate.seconds(2):
+            if len(slots) < batch and not u.ended and slack > self.rate.seconds(2):
                 return None  # time to spare: let the batch fill (one Whisper pass and one UNet call for more)
             return u, slots
         return None

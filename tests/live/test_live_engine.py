@@ -120,8 +120,11 @@ def test_slow_rendering_holds_the_nearest_frame_and_stays_in_sync(tiny_models, l
     assert all(o <= 2 * st.stride + 2 for o in offsets)  # the hold bound, by construction
     assert np.median(offsets) <= st.stride / 2
     held = [f for f in speech if f.kind == "held"]
-    assert all(f.image is next(g.image for g in speech if g.index == f.shows and g.kind == "speech")
-               for f in held if any(g.index == f.shows for g in speech))
+    # A held frame shows another slot's very render. (Under load a render can land after its own slot left,
+    # held; later slots may still show it, and then there is no speech frame of it to compare with.)
+    renders = {g.index: g.image for g in speech if g.kind == "speech"}
+    compared = [f for f in held if f.shows in renders]
+    assert compared and all(f.image is renders[f.shows] for f in compared)
 
 
 def test_a_late_chunk_starts_a_new_utterance(stub_avatar) -> None:
