@@ -51,7 +51,7 @@ def bench_live(pipe, opts, cfg: InferenceConfig, audio: Path, n: int, tmp: Path,
             "render_fps": st.render_fps, "real_time_factor": st.render_fps / st.fps, "stride": st.stride,
             "frames": rec.frames, "expected_frames": rec.expected_frames, "rendered": rec.kinds["speech"],
             "held": rec.kinds["held"], "idle": rec.kinds["idle"], "av_offset_mean": rec.mean_offset,
-            "av_offset_max": rec.max_offset, "utterances": st.utterances, "audio_mismatch": rec.audio_mismatch,
+            "av_offset_max": rec.max_offset, "av_offset_thirds": rec.thirds, "utterances": st.utterances, "audio_mismatch": rec.audio_mismatch,
             "message": st.message(), "peak_rss_mb": mem.peak_rss_mb(),
         })
     return {"live": runs, "live_source_frames": n_src}
@@ -59,13 +59,14 @@ def bench_live(pipe, opts, cfg: InferenceConfig, audio: Path, n: int, tmp: Path,
 
 def live_lines(runs: list[dict[str, Any]]) -> list[str]:
     head = (f"{'live chunk':>10}{'latency med':>13}{'p95':>8}{'batch s':>9}{'render fps':>12}{'x real':>8}"
-            f"{'stride':>8}{'rendered/held/idle':>20}{'offset mean/max':>17}{'RSS MB':>8}")
+            f"{'stride':>8}{'rendered/held/idle':>20}{'offset s/m/e':>14}{'spread mean/max':>17}{'RSS MB':>8}")
     lines = ["", head]
     for r in runs:
         lat = "-" if r["latency_median_s"] is None else f"{r['latency_median_s']:.3f}"
         p95 = "-" if r["latency_p95_s"] is None else f"{r['latency_p95_s']:.3f}"
         counts = f"{r['rendered']}/{r['held']}/{r['idle']}"
+        thirds = "/".join(f"{t:+g}" for t in r["av_offset_thirds"]) or "-"
         lines.append(f"{str(r['chunk_ms']) + ' ms':>10}{lat:>13}{p95:>8}{r['render_batch_s']:>9.3f}"
-                     f"{r['render_fps']:>12.2f}{r['real_time_factor']:>8.2f}{r['stride']:>8}{counts:>20}"
+                     f"{r['render_fps']:>12.2f}{r['real_time_factor']:>8.2f}{r['stride']:>8}{counts:>20}{thirds:>14}"
                      f"{r['av_offset_mean']:>11.2f}/{r['av_offset_max']:<5}{r['peak_rss_mb']:>8.0f}")
     return lines

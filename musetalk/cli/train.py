@@ -60,7 +60,11 @@ def register(sub: Any) -> None:
                    help=f"with no clip held out: last part of each clip held out (default {D.val_fraction:g})")
     t.add_argument("--val-every", type=int,
                    help=f"validation every K steps (default {D.val_every}; 0 = start and end only)")
-    t.add_argument("--val-frames", type=int, default=D.val_frames, help="held-out frames in the validation loss")
+    t.add_argument("--val-frames", type=int, default=D.val_frames,
+                   help="held-out frames in the validation loss; the sync score needs them all (a number at least "
+                        "the held-out frame count)")
+    t.add_argument("--no-val-sync", dest="val_sync", action="store_false",
+                   help="leave out the offline sync score of the held-out clips (face mesh on each validation)")
     t.add_argument("--save-every", type=int,
                    help=f"checkpoint every K steps, and at the end (default {D.save_every}; 0 = end only)")
     t.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
@@ -97,7 +101,8 @@ def config_from_args(ns: argparse.Namespace) -> TrainConfig:
         init=ns.init, lora_rank=rank, steps=ns.steps, batch_size=ns.batch_size, grad_accum=ns.grad_accum,
         lr=ns.lr, pixel_weight=ns.pixel_weight, latent_weight=ns.latent_weight,
         min_ref_distance=ns.min_ref_distance, syncnet_t=ns.syncnet_t, val_fraction=ns.val_fraction,
-        val_clips=ns.val_clips, val_every=ns.val_every, val_frames=ns.val_frames, save_every=ns.save_every, seed=ns.seed,
+        val_clips=ns.val_clips, val_every=ns.val_every, val_frames=ns.val_frames, val_sync=ns.val_sync,
+        save_every=ns.save_every, seed=ns.seed,
         grad_checkpointing=ns.grad_checkpointing,
         mixed_precision=ns.dtype, face=face_config(ns),
     )

@@ -46,11 +46,20 @@ class Recording:
     def mean_offset(self) -> float:
         return float(np.mean(np.abs(self.offsets))) if self.offsets else 0.0
 
+    @property
+    def thirds(self) -> list[float]:
+        """The median signed offset in the first, middle and last third of the speech frames: the A/V offset
+        (held frames spread round it by up to half a stride, ``mean_offset``; it should stay at 0)."""
+        parts = np.array_split(np.asarray(self.offsets, np.float64), 3) if len(self.offsets) >= 3 else []
+        return [float(np.median(p)) for p in parts]
+
     def lines(self) -> list[str]:
         k = self.kinds
+        thirds = "/".join(f"{t:+g}" for t in self.thirds) or "-"
         return [self.stats.message(),
                 f"{self.frames} frames ({self.expected_frames} expected): {k['speech']} rendered, {k['held']} held, "
-                f"{k['idle']} idle (stride {self.stats.stride}); A/V offset mean {self.mean_offset:.2f}, max {self.max_offset} frames; "
+                f"{k['idle']} idle (stride {self.stats.stride}); A/V offset (median, start/middle/end) {thirds}, "
+                f"held spread mean {self.mean_offset:.2f}, max {self.max_offset} frames; "
                 f"audio {'equals the input' if self.audio_mismatch == 0 else f'differs in {self.audio_mismatch} samples'}"
                 + (f"; {self.stats.utterances} utterances (audio came late)" if self.stats.utterances > 1 else "")
                 + (f"; {self.repeated} slots missed by the writer, filled with the frame before" if self.repeated

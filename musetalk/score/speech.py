@@ -34,6 +34,15 @@ class SpeechTrack:
     def __len__(self) -> int:
         return int(self.level_db.size)
 
+    def to_array(self) -> np.ndarray:
+        """(N, 4) float32: level_db, mid_db, high_db, flux (how the trainer's dataset cache keeps it)."""
+        return np.stack([self.level_db, self.mid_db, self.high_db, self.flux], axis=1).astype(np.float32)
+
+    @classmethod
+    def from_array(cls, rows: np.ndarray, fps: float = FPS) -> SpeechTrack:
+        rows = np.asarray(rows, dtype=np.float64)
+        return cls(rows[:, 0], rows[:, 1], rows[:, 2], rows[:, 3], fps)
+
 
 def _per_frame(values: np.ndarray, frame_of: np.ndarray, n: int) -> np.ndarray:
     keep = frame_of < n

@@ -5,7 +5,8 @@
     CACHE/manifest.json           what is ready (clips, frames) and what was skipped, with the reason
     CACHE/sources/NAME.json       per source video: its key and the clips cut from it (written after them)
     CACHE/clips/NAME/*.npy        frame_index (n,) int64, crops (n, 256, 256, 3) uint8 BGR, latents and masked
-                                  (n, 4, 32, 32) float32, windows (n, 50, 384) float32
+                                  (n, 4, 32, 32) float32, windows (n, 50, 384) float32, speech
+                                  (n_frames, 4) float32 (the audio's features for the offline sync score)
     CACHE/clips/NAME/clip.json    version, key, n_frames, source; written last, so its presence marks a whole clip
 
 ``.npy`` and not safetensors or npz: ``np.load(mmap_mode="r")`` maps them, so RAM does not grow with the dataset
@@ -26,8 +27,8 @@ from ..atomic import temp_beside, write_json_atomic
 from ..errors import InputError
 from .clip_features import ClipFeatures
 
-CACHE_VERSION = 1
-ARRAYS = ("frame_index", "crops", "latents", "masked", "windows")
+CACHE_VERSION = 2  # 2: speech features per frame
+ARRAYS = ("frame_index", "crops", "latents", "masked", "windows", "speech")
 MANIFEST = "manifest.json"
 CLIP_JSON = "clip.json"
 

@@ -35,6 +35,9 @@ class ClipFeatures:
     latents: np.ndarray  # (n, 4, 32, 32) float32: VAE latent of the whole crop (target and reference)
     masked: np.ndarray  # (n, 4, 32, 32) float32: VAE latent of the crop with its lower half black
     windows: np.ndarray  # (n, 50, 384) float32 Whisper windows, without PE
+    # (n_frames, 4) float32, one row per frame of the clip (with or without a face): its audio's per-frame
+    # features for the offline sync score (``score.speech.SpeechTrack.to_array``), read by validation.
+    speech: np.ndarray
 
     def __len__(self) -> int:
         return len(self.frame_index)

@@ -31,6 +31,7 @@ class TrainConfig:
     val_fraction: float = 0.1  # with no clip held out: the last part of every clip, by time, held out
     val_every: int = 50  # validation loss and a validation frame every this many steps (0 = only at start and end)
     val_frames: int = 16  # at most this many held-out frames in the validation loss
+    val_sync: bool = True  # the offline sync score of each held-out clip (sync_check.py; needs its frames whole)
     save_every: int = 100  # checkpoint every this many steps (0 = only at the end)
     seed: int = 0
     grad_checkpointing: bool = False

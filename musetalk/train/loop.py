@@ -27,6 +27,7 @@ from .distributed import shard
 from .loss import composite_loss
 from .plot import plot_losses
 from .runs import add_lora, export_model
+from .sync_check import SyncHook
 from .validation import ValHook, ValResult, validate, write_image
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ class Trainer:
         """copy_unet: train a copy of ``models.unet`` (whose owner keeps using it), not the UNet itself."""
         self.models, self.data, self.cfg, self.run_dir, self.acc = models, data, cfg, run_dir, accelerator
         self.device = accelerator.device
-        self.val_hooks = list(val_hooks or [])
+        self.val_hooks = ([SyncHook(data)] if cfg.val_sync else []) + list(val_hooks or [])
         self.vae = models.vae
         unet = self._build_unet(copy_unet)
         if cfg.grad_checkpointing:

@@ -23,6 +23,7 @@ from ..face import FaceTracker
 from ..media import iter_frames, load_audio
 from ..models import MuseTalkModels
 from ..models.audio import lazy_audio_features
+from ..score.speech import speech_track
 from .cache import CACHE_VERSION, clip_is_ready, read_json, write_clip
 from .clip_features import ClipFeatures, check_clip, encode_crops, file_id, weights_id
 from .clip_list import ClipSource
@@ -100,8 +101,9 @@ def _prepare(models: MuseTalkModels, src: ClipSource, cache: Path, cfg: PrepareC
     wav = load_audio(src.audio if src.audio is not None else src.video)
     windows = lazy_audio_features(models.whisper, models.feature_extractor, wav, FPS)
     n_audio = len(windows)
+    speech = speech_track(wav, n_audio, FPS).to_array()
     piece = round(cfg.split_seconds * FPS) or None
-    pieces = _Pieces(models, src, cache, cfg, key, windows, piece)
+    pieces = _Pieces(models, src, cache, cfg, key, windows, speech, piece)
     n_read, any_face = 0, False
     with FaceTracker(cfg.face, fps=FPS) as tracker:
         for i, frame in enumerate(iter_frames(info, FPS)):
@@ -131,9 +133,9 @@ class _Pieces:
     """Collects face crops frame by frame and writes each piece of the source as soon as it is complete."""
 
     def __init__(self, models: MuseTalkModels, src: ClipSource, cache: Path, cfg: PrepareConfig, key: str,
-                 windows, piece: int | None) -> None:
+                 windows, speech: np.ndarray, piece: int | None) -> None:
         self.models, self.src, self.cache, self.cfg, self.key = models, src, cache, cfg, key
-        self.windows, self.piece = windows, piece
+        self.windows, self.speech, self.piece = windows, speech, piece
         self.number, self.index, self.crops = 0, [], []
         self.written: list[dict[str, Any]] = []
         self.best = 0  # the most frames with a face of any piece (for the too-short message)
@@ -160,7 +162,7 @@ class _Pieces:
         latents, masked = encode_crops(self.models, crops_arr)
         windows = self.windows[torch.as_tensor(index)].float().cpu().numpy()
         clip = ClipFeatures(name, np.asarray(index, np.int64) - start, end - start, crops_arr, latents, masked,
-                            windows)
+                            windows, self.speech[start:end])
         write_clip(self.cache, clip, {"key": self.key, "source": str(self.src.video), "start_frame": start})
         self.written.append({"name": name, "rows": len(clip), "n_frames": clip.n_frames})
         log.info("prepared %s: %d frames with a face", name, len(clip))

@@ -1,8 +1,8 @@
 """Validation: the loss on every held-out clip, their predicted faces, and the validation image.
 
 ``validate`` decodes each held-out clip's predicted faces anyway (the pixel term needs them); ``ValHook``s receive
-them with the true crops, per clip, and return extra metrics for that clip (an offline sync score, say). A hook's
-numbers land in ``metrics.jsonl`` as ``val_clips[NAME][KEY]``.
+them with the clip and its true crops, and return extra metrics for that clip (the offline sync score of
+``sync_check.py``). A hook's numbers land in ``metrics.jsonl`` as ``val_clips[NAME][KEY]``.
 """
 from __future__ import annotations
 
@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .dataset import ClipSet
+from .dataset import ClipSet, ValClip
 from .loss import composite_loss
 
-# (clip name, predicted faces (n, 256, 256, 3) uint8 BGR, true crops (n, 256, 256, 3) uint8 BGR) -> metrics
-ValHook = Callable[[str, np.ndarray, np.ndarray], dict[str, float]]
+# (held-out clip, predicted faces (n, 256, 256, 3) uint8 BGR, true crops (n, 256, 256, 3) uint8 BGR) -> metrics
+ValHook = Callable[[ValClip, np.ndarray, np.ndarray], dict[str, float]]
 IMAGE_CLIPS = 4  # rows of the validation image: prediction | ground truth of the first frame of each clip
 
 
@@ -66,7 +66,7 @@ def validate(unet, vae, data: ClipSet, device: torch.device, batch_size: int, we
             clip = data.clips[vc.samples[0].clip]
             truth = np.stack([clip.crops[s.targets[0]] for s in vc.samples])
             for hook in hooks:
-                clips[vc.name].update(hook(vc.name, predicted, truth))
+                clips[vc.name].update(hook(vc, predicted, truth))
             if len(rows) < IMAGE_CLIPS:
                 rows.append(np.hstack([predicted[0], truth[0]]))
     means = {k: v / n_total for k, v in totals.items()}

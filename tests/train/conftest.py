@@ -36,7 +36,8 @@ def synthetic_features(models, name: str, n: int, no_face: tuple[int, ...] = (),
     keep = np.array([i for i in range(n) if i not in no_face])
     latents, masked = encode_crops(models, crops[keep], lambda *a: None)
     windows = torch.randn(len(keep), 50, 384, generator=torch.Generator().manual_seed(seed)).numpy()
-    return ClipFeatures(name, keep.astype(np.int64), n, crops[keep], latents, masked, windows)
+    speech = np.random.default_rng(seed).normal(-40, 10, (n, 4)).astype(np.float32)  # not a real sound
+    return ClipFeatures(name, keep.astype(np.int64), n, crops[keep], latents, masked, windows, speech)
 
 
 @pytest.fixture(scope="session")
