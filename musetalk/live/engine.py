@@ -39,6 +39,10 @@ _POLL_S = 0.02  # how often a waiting thread looks at the clock and the stop fla
 _EMA = 0.3  # weight of the newest batch in the render-time estimates
 _HEADROOM = 1.1  # render every k-th slot with k from the measured cost times this (blend, jitter, other work)
 _LOOKAHEAD = 3  # slots of audio a window needs from its own slot's start (it reaches 2 frames ahead)
+# An utterance's delay is fixed when it starts, from the estimates of then; in a stream the renders ran up to 1.3x
+# the warm-up's time (full size: 3.5 -> 4.7 s a frame, with the writer and the output thread on the same cores),
+# and the lead then shrank until the video ran 1.9 s behind. The batch time in the delay gets this.
+_DELAY_HEADROOM = 1.3
 _END = object()
 
 
@@ -47,9 +51,10 @@ class LiveConfig:
     batch_size: int = 4
     pace: bool = True  # frames leave on the real-time clock; False: render every frame as fast as possible
     # Paced, a batch spans at most this much audio (its first frame waits for the last one's): at stride k it
-    # holds 1 + span // k frames. Tiny weights on the 2-core CPU (bench --only live, 20/100/500 ms chunks): the
-    # whole batch_size (4) put the latency 0.55-0.85 s above one render; 0.2 s, 0.37-0.51 s; 0.16 s, 0.15-0.35
-    # s, at a larger stride (7-10 instead of 5: fewer frames of their own, more held).
+    # holds 1 + span // k frames. Tiny weights on the 2-core CPU (bench --only live, 20/100/500 ms chunks, before
+    # the half-stride lead and the delay headroom): the whole batch_size (4) put the latency 0.55-0.85 s above one
+    # render; 0.2 s, 0.37-0.51 s; 0.16 s, 0.15-0.35 s at a larger stride (7-10 instead of 5). With both, 0.16 s
+    # gives 0.40-0.54 s; 0.12 s gave 0.25-0.44 s but strides of 7-12 and a middle third 2 frames behind.
     batch_span_s: float = 0.16
     idle_below_db: float | None = -50.0  # quieter slots (dBFS RMS, with hangover) show the idle frame; None: all
     # Audio received but not yet shown; more -> push() raises LiveOverflow. The bound is at least twice the
@@ -275,7 +280,7 @@ class LiveSession:
         Never capped: a shorter delay than the renderer needs would leave every speech slot due before its render
         could be ready (nothing but held frames, as full-size weights on a CPU once showed)."""
         slots = (self._batch_now() - 1) * self._stride + self._stride // 2 + _LOOKAHEAD
-        return self._batch_s + self.rate.seconds(slots)
+        return self._batch_s * _DELAY_HEADROOM + self.rate.seconds(slots)
 
     def _batch_now(self) -> int:
         """Frames per batch: batch_size; paced, as many as fit ``batch_span_s`` at the current stride."""
