@@ -37,7 +37,10 @@ from .timeline import Rate, Utterance
 
 _POLL_S = 0.02  # how often a waiting thread looks at the clock and the stop flag
 _EMA = 0.3  # weight of the newest batch in the render-time estimates
-_HEADROOM = 1.1  # render every k-th slot with k from the measured cost times this (blend, jitter, other work)
+# Render every k-th slot with k from the measured cost times this (blend, jitter, other work). At 1.1 a full-size
+# renderer ran back to back (render times vary by 15%), its lead on the clock eroded and held slots showed old
+# renders; at 1.3 it idles about a second between renders.
+_HEADROOM = 1.3
 _LOOKAHEAD = 3  # slots of audio a window needs from its own slot's start (it reaches 2 frames ahead)
 # An utterance's delay is fixed when it starts, from the estimates of then; in a stream the renders ran up to 1.3x
 # the warm-up's time (full size: 3.5 -> 4.7 s a frame, with the writer and the output thread on the same cores),
