@@ -102,7 +102,10 @@ def scan_closed_mouth(info: MediaInfo, closed_frame: int | None = None, fps: flo
 
     Raises InputError when ``closed_frame`` is past the end of the video or has no face.
     """
-    limit = min(SCAN_FRAMES, SCAN_FRAMES if shown is None else shown) if closed_frame is None else closed_frame + 1
+    if closed_frame is not None:
+        limit = closed_frame + 1
+    else:
+        limit = SCAN_FRAMES if shown is None else min(shown, SCAN_FRAMES)
     best: ClosedMouth | None = None
     frames = iter_frames(info, fps)
     try:

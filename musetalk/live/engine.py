@@ -367,7 +367,6 @@ class LiveSession:
             self._renders += n
             self._render_busy += dt
             self._batch_s = (1 - _EMA) * self._batch_s + _EMA * dt
-        if n:
             # Part batches count too. A part batch costs nearly a full one (one Whisper pass), but when the
             # audio's arrival leaves the renderer only part batches, the stride must keep up at those: learnt
             # from full batches alone, it came out too small and whole stretches of slots missed their render.

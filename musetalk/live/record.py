@@ -55,7 +55,7 @@ class Recording:
 
     def lines(self) -> list[str]:
         k = self.kinds
-        thirds = "/".join(f"{t:+g}" for t in self.thirds) or "-"
+        thirds = format_thirds(self.thirds)
         return [self.stats.message(),
                 f"{self.frames} frames ({self.expected_frames} expected): {k['speech']} rendered, {k['held']} held, "
                 f"{k['idle']} idle (stride {self.stats.stride}); A/V offset (median, start/middle/end) {thirds}, "
@@ -65,6 +65,11 @@ class Recording:
                 + (f"; {self.repeated} slots missed by the writer, filled with the frame before" if self.repeated
                    else ""),
                 _latency_line(self.stats) + f"; first audio slot {self.first_slot}"]
+
+
+def format_thirds(thirds: list[float]) -> str:
+    """``Recording.thirds`` as the CLI and the bench print it: "+0/-0.5/+0" ("-" without speech)."""
+    return "/".join(f"{t:+g}" for t in thirds) or "-"
 
 
 def _latency_line(s: LiveStats) -> str:

@@ -19,6 +19,7 @@ import logging
 import cv2
 import numpy as np
 
+from ..config import FPS
 from ..face.landmarks import FaceAnalyzer
 from ..score.mouth import mouth_track
 from ..score.offset import HIGHPASS_FRAMES, SyncEstimate, estimate_sync
@@ -74,10 +75,14 @@ class SyncHook:
                 "sync_truth": self._truth[vc.name].sync_at_zero, "sync_offset_ms": est.offset_ms,
                 "sync_confident": float(est.confident)}
 
+    def _frames(self, vc: ValClip) -> np.ndarray:
+        """The clip frame of each validation row of ``vc``."""
+        clip = self.data.clips[vc.samples[0].clip]
+        return np.asarray([clip.frame_index[s.targets[0]] for s in vc.samples], np.int64)
+
     def _stretch(self, vc: ValClip) -> tuple[int, int, np.ndarray] | None:
         """(first frame, frames spanned, each row's place in the stretch), or None when it cannot be scored."""
-        clip = self.data.clips[vc.samples[0].clip]
-        frames = np.asarray([clip.frame_index[s.targets[0]] for s in vc.samples], np.int64)
+        frames = self._frames(vc)
         span = int(frames[-1] - frames[0] + 1)
         if len(frames) < MIN_COVER * span:
             self._skip(vc.name, f"its {len(frames)} validation frames are spread over {span}: pass --val-frames "
@@ -102,14 +107,9 @@ class SyncHook:
         shifted round the clip's end by every 5 frames from 1 s to 1 s short of a full turn."""
         others = [o for o in self.data.val if o.name != vc.name]
         if others:
-            tracks = []
-            for o in others:
-                clip = self.data.clips[o.samples[0].clip]
-                start = int(clip.frame_index[o.samples[0].targets[0]])
-                tracks.append(SpeechTrack.from_array(clip.speech[start : start + span]))
-            return tracks
+            return [self._speech(o, int(self._frames(o)[0]), span) for o in others]
         speech = np.asarray(self.data.clips[vc.samples[0].clip].speech)
-        n, gap = len(speech), round(SpeechTrack.from_array(speech[:1]).fps)
+        n, gap = len(speech), round(FPS)
         shifts = range(gap, n - gap + 1, 5) or [n // 2]
         return [SpeechTrack.from_array(np.roll(speech, -k, axis=0)[first : first + span]) for k in shifts]
 
