@@ -10,8 +10,8 @@ Three threads meet at one condition variable:
 
 Slot n always shows source frame ``pingpong(n, len(store))``, so idle -> speech -> idle never jumps in the loop.
 Paced, when rendering is slower than real time, the renderer keeps ahead of the clock by its measured batch time
-and renders every k-th speech slot (stride k); the others show the rendered frame nearest in index ("held"), so
-the sync error stays within k/2 frames and never grows. A paced batch spans at most ``batch_span_s`` of audio
+and renders one speech slot in each cell of k (stride k, ``cells.py``); the others show the rendered frame nearest
+in index ("held"), so each picture is shown round its own slot and the sync error never grows. A paced batch spans at most ``batch_span_s`` of audio
 (fewer frames at a larger stride): its first frame waits for its last frame's audio, so the span is latency.
 """
 from __future__ import annotations
@@ -33,6 +33,7 @@ from ..face import paste_back
 from ..profiling import stage
 from ..priority import lower_this_thread
 from ..sources import pingpong
+from .cells import plan_cells
 from .timeline import Rate, Utterance
 
 _POLL_S = 0.02  # how often a waiting thread looks at the clock and the stop flag
@@ -42,10 +43,12 @@ _EMA = 0.3  # weight of the newest batch in the render-time estimates
 # renders; at 1.3 it idles about a second between renders.
 _HEADROOM = 1.3
 _LOOKAHEAD = 3  # slots of audio a window needs from its own slot's start (it reaches 2 frames ahead)
-# An utterance's delay is fixed when it starts, from the estimates of then; in a stream the renders ran up to 1.3x
-# the warm-up's time (full size: 3.5 -> 4.7 s a frame, with the writer and the output thread on the same cores),
-# and the lead then shrank until the video ran 1.9 s behind. The batch time in the delay gets this.
-_DELAY_HEADROOM = 1.3
+# An utterance's delay is fixed when it starts, from the estimates of then (the warm-up's, for a stream's first);
+# in the stream the renders ran 1.3-1.44x the warm-up's time (full size: 2.86 s warm-up, 3.2-4.1 s a frame, the
+# output, the writer and the consumer sharing the two cores), and the stride grew with them (93 -> 125). The batch
+# time and the half-stride lead in the delay get this. At 1.3 for the batch time alone the renders came 1.6-2.5 s
+# before their slots where half a stride was 2.5 s, and the pictures ran 12 frames late; at 1.3 for both, up to 5.
+_DELAY_HEADROOM = 1.5
 _END = object()
 
 
@@ -283,7 +286,8 @@ class LiveSession:
         ran 1.4-2.1 frames behind the audio (tiny weights, fp32, stride 11, measured from the output).
         Never capped: a shorter delay than the renderer needs would leave every speech slot due before its render
         could be ready (nothing but held frames, as full-size weights on a CPU once showed)."""
-        slots = (self._batch_now() - 1) * self._stride + self._stride // 2 + _LOOKAHEAD
+        lead = math.ceil(_DELAY_HEADROOM * (self._stride // 2))  # the stride grows with the render time
+        slots = (self._batch_now() - 1) * self._stride + lead + _LOOKAHEAD
         return self._batch_s * _DELAY_HEADROOM + self.rate.seconds(slots)
 
     def _batch_now(self) -> int:
@@ -311,13 +315,16 @@ class LiveSession:
         """Render a batch of silence: one-time device set-up, and the first estimates of the batch time and the
         stride. Again when the first was slow (a cold start is), and again at the batch the stride leaves
         (``_batch_now``), whose time the first utterance's delay is made of. At most three renders."""
-        faces = [s for s in range(2 * self._n_src) if self._faces[pingpong(s, self._n_src)] is not None]
+        # Slots after a stream's worth of Whisper context, in audio that is still open: the encode is then the
+        # one a stream pays (a short one over whisper_context_s). A finished utterance pays the full 30 s pass,
+        # and with tiny weights that made the warm-up 0.27-0.36 s a frame against 0.19 s in the stream.
+        base = self.rate.slots_for(self.cfg.whisper_context_s or 0.0)
+        faces = [s for s in range(base, base + 2 * self._n_src) if self._faces[pingpong(s, self._n_src)] is not None]
         n, cold = self._batch, True
         for _ in range(3):
             slots = (faces * n)[:n]
             u = Utterance(-1, 0, self._make_windows(), self.rate)  # a new one each time: Whisper runs again
             u.push(np.zeros(self.rate.boundary(max(slots) + _LOOKAHEAD), np.float32))
-            u.finish()
             t0 = self.clock()
             self._render_slots(u, slots)
             dt = self.clock() - t0
@@ -394,21 +401,27 @@ class LiveSession:
         return None
 
     def _pick_paced(self) -> tuple[Utterance, list[int]] | None:
-        """Paced: up to batch_size speech slots on the stride grid that can be ready before their time."""
+        """Paced: up to batch_size speech slots, one per stride cell (``cells.py``), that can be ready in time."""
         now = self.clock()
         earliest = max(self._out_slot, self.rate.slot_at(now - self._start + self._batch_s) + 1)
         k, batch = self._stride, self._batch_now()
-        # Renders wait at most out_frames slots beyond the first useful one and the batch's span.
-        limit = earliest + self.cfg.out_frames + (batch - 1) * k
+        # Renders wait at most out_frames slots beyond the first useful one, the batch's span and one stride (a
+        # render serves its cell from half a stride before its own slot: the delay gives it that lead, and capped
+        # tighter, full-size renders started late and the video showed the previous one for 20 slots).
+        limit = earliest + self.cfg.out_frames + batch * k
         for u in self._utts:
             lo, hi = max(u.first, earliest) - u.first, min(u.first + u.windows.available, limit) - u.first
-            slots = [u.first + f for f in range(-(-lo // k) * k, hi, k)
-                     if u.first + f not in self._rendered and self._wanted(u, f)][:batch]
-            if not slots:
+            plan = plan_cells(u.next_grid, k, lo, hi, batch,
+                              lambda f, u=u: u.first + f not in self._rendered and self._wanted(u, f),
+                              u.n_frames if u.ended else None)
+            if not plan.frames:
+                u.next_grid = plan.next_grid  # the cells before it are past or have nothing to render
                 continue
+            slots = [u.first + f for f in plan.frames]
             slack = self._start + self.rate.seconds(slots[0]) - now - self._batch_s
-            if len(slots) < batch and not u.ended and slack > self.rate.seconds(2):
+            if len(slots) < batch and not plan.decided and slack > self.rate.seconds(2):
                 return None  # time to spare: let the batch fill (one Whisper pass and one UNet call for more)
+            u.next_grid = plan.next_grid
             return u, slots
         return None
 
