@@ -2,7 +2,8 @@
 
 Per run: chunk -> frame latency (median, p95), the render rate and its real-time factor, the stride the engine
 chose, frames rendered / held / idle, the A/V offset (for each speech frame, the slot whose render it shows minus
-its own slot) and peak RSS.
+its own slot; and per picture, its slot minus the middle of the slots showing it, ``Recording.picture_thirds``) and
+peak RSS.
 """
 from __future__ import annotations
 
@@ -51,7 +52,8 @@ def bench_live(pipe, opts, cfg: InferenceConfig, audio: Path, n: int, tmp: Path,
             "render_fps": st.render_fps, "real_time_factor": st.render_fps / st.fps, "stride": st.stride,
             "frames": rec.frames, "expected_frames": rec.expected_frames, "rendered": rec.kinds["speech"],
             "held": rec.kinds["held"], "idle": rec.kinds["idle"], "av_offset_mean": rec.mean_offset,
-            "av_offset_max": rec.max_offset, "av_offset_thirds": rec.thirds, "utterances": st.utterances, "audio_mismatch": rec.audio_mismatch,
+            "av_offset_max": rec.max_offset, "av_offset_thirds": rec.thirds,
+            "av_picture_offset_thirds": rec.picture_thirds, "utterances": st.utterances, "audio_mismatch": rec.audio_mismatch,
             "message": st.message(), "peak_rss_mb": mem.peak_rss_mb(),
         })
     return {"live": runs, "live_source_frames": n_src}
@@ -61,14 +63,16 @@ def live_lines(runs: list[dict[str, Any]]) -> list[str]:
     from ..live.record import format_thirds
 
     head = (f"{'live chunk':>10}{'latency med':>13}{'p95':>8}{'batch s':>9}{'render fps':>12}{'x real':>8}"
-            f"{'stride':>8}{'rendered/held/idle':>20}{'offset s/m/e':>14}{'spread mean/max':>17}{'RSS MB':>8}")
+            f"{'stride':>8}{'rendered/held/idle':>20}{'offset s/m/e':>14}{'per picture':>14}{'spread mean/max':>17}"
+            f"{'RSS MB':>8}")
     lines = ["", head]
     for r in runs:
         lat = "-" if r["latency_median_s"] is None else f"{r['latency_median_s']:.3f}"
         p95 = "-" if r["latency_p95_s"] is None else f"{r['latency_p95_s']:.3f}"
         counts = f"{r['rendered']}/{r['held']}/{r['idle']}"
         thirds = format_thirds(r["av_offset_thirds"])
+        pictures = format_thirds(r["av_picture_offset_thirds"])
         lines.append(f"{str(r['chunk_ms']) + ' ms':>10}{lat:>13}{p95:>8}{r['render_batch_s']:>9.3f}"
-                     f"{r['render_fps']:>12.2f}{r['real_time_factor']:>8.2f}{r['stride']:>8}{counts:>20}{thirds:>14}"
+                     f"{r['render_fps']:>12.2f}{r['real_time_factor']:>8.2f}{r['stride']:>8}{counts:>20}{thirds:>14}{pictures:>14}"
                      f"{r['av_offset_mean']:>11.2f}/{r['av_offset_max']:<5}{r['peak_rss_mb']:>8.0f}")
     return lines

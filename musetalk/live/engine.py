@@ -11,8 +11,9 @@ Three threads meet at one condition variable:
 Slot n always shows source frame ``pingpong(n, len(store))``, so idle -> speech -> idle never jumps in the loop.
 Paced, when rendering is slower than real time, the renderer keeps ahead of the clock by its measured batch time
 and renders one speech slot in each cell of k (stride k, ``cells.py``); the others show the rendered frame nearest
-in index ("held"), so each picture is shown round its own slot and the sync error never grows. A paced batch spans at most ``batch_span_s`` of audio
-(fewer frames at a larger stride): its first frame waits for its last frame's audio, so the span is latency.
+in index ("held"), so each picture is shown round its own slot and the sync error never grows. A paced batch spans
+at most ``batch_span_s`` of audio (fewer frames at a larger stride): its first frame waits for its last frame's
+audio, so the span is latency.
 """
 from __future__ import annotations
 

@@ -33,6 +33,7 @@ class Recording:
     expected_frames: int = 0  # whole frames of the input audio, floor(seconds * fps), as offline
     kinds: dict[str, int] = field(default_factory=lambda: {"speech": 0, "held": 0, "idle": 0})
     offsets: list[int] = field(default_factory=list)  # shown slot - own slot, for speech and held frames
+    spans: dict[int, list[int]] = field(default_factory=dict)  # rendered slot -> [first, last] slot showing it
     audio_mismatch: int = 0  # samples where the frames' audio differs from the input's
     first_slot: int | None = None  # the session slot of the first recorded frame (its loop position)
     repeated: int = 0  # slots a slow consumer (the writer) missed, filled with the frame before (paced only)
@@ -53,12 +54,30 @@ class Recording:
         parts = np.array_split(np.asarray(self.offsets, np.float64), 3) if len(self.offsets) >= 3 else []
         return [float(np.median(p)) for p in parts]
 
+    @property
+    def picture_thirds(self) -> list[float | None]:
+        """Per picture (a render and the held slots showing it), its slot minus the middle of those slots: how far
+        the picture's time is from the audio it is shown with; the median in each third of the stream. At a large
+        stride this is the A/V offset: each frame's offset then spreads over +-stride/2 by design, so its median
+        in a third moves by whole frames with where the third's ends cut the pictures (+1/-4/+4 at stride 111,
+        where every picture was centred within 2 frames)."""
+        if not self.spans or self.first_slot is None:
+            return []
+        lo, n = self.first_slot, max(self.frames, 1)
+        parts: list[list[float]] = [[], [], []]
+        for m, (a, b) in self.spans.items():
+            middle = (a + b) / 2
+            parts[min(int(3 * (middle - lo) / n), 2)].append(m - middle)
+        return [float(np.median(p)) if p else None for p in parts]
+
     def lines(self) -> list[str]:
         k = self.kinds
         thirds = format_thirds(self.thirds)
+        pictures = format_thirds(self.picture_thirds)
         return [self.stats.message(),
                 f"{self.frames} frames ({self.expected_frames} expected): {k['speech']} rendered, {k['held']} held, "
-                f"{k['idle']} idle (stride {self.stats.stride}); A/V offset (median, start/middle/end) {thirds}, "
+                f"{k['idle']} idle (stride {self.stats.stride}); A/V offset (median, start/middle/end) {thirds} "
+                f"per frame, {pictures} per picture, "
                 f"held spread mean {self.mean_offset:.2f}, max {self.max_offset} frames; "
                 f"audio {'equals the input' if self.audio_mismatch == 0 else f'differs in {self.audio_mismatch} samples'}"
                 + (f"; {self.stats.utterances} utterances (audio came late)" if self.stats.utterances > 1 else "")
@@ -67,9 +86,10 @@ class Recording:
                 _latency_line(self.stats) + f"; first audio slot {self.first_slot}"]
 
 
-def format_thirds(thirds: list[float]) -> str:
-    """``Recording.thirds`` as the CLI and the bench print it: "+0/-0.5/+0" ("-" without speech)."""
-    return "/".join(f"{t:+g}" for t in thirds) or "-"
+def format_thirds(thirds: list[float | None]) -> str:
+    """``Recording.thirds`` as the CLI and the bench print it: "+0/-0.5/+0" ("-" without speech, and for a third
+    without any)."""
+    return "/".join("-" if t is None else f"{t:+g}" for t in thirds) or "-"
 
 
 def _latency_line(s: LiveStats) -> str:
@@ -164,6 +184,8 @@ def _recorded(frames: Iterator[LiveFrame], rec: Recording, wav: np.ndarray, prog
         rec.kinds[frame.kind] += 1
         if frame.shows is not None:
             rec.offsets.append(frame.shows - frame.index)
+            span = rec.spans.setdefault(frame.shows, [frame.index, frame.index])
+            span[0], span[1] = min(span[0], frame.index), max(span[1], frame.index)
         progress("lip-sync", rec.frames, max(rec.expected_frames, rec.frames))
         yield frame.image
     join(True)

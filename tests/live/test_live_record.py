@@ -83,3 +83,17 @@ def test_cli_live_on_a_real_clip_stays_in_sync(shared_data, tiny_weights, tmp_pa
     offsets = nearest_offline(got, loop, ignore=box)
     for part in (offsets[:50], offsets[75:125], offsets[-50:]):
         assert max(abs(o) for o in part) <= 2 * stride + 2, (part, out)
+
+
+def test_picture_offsets_measure_each_picture_against_the_slots_showing_it() -> None:
+    from musetalk.live.engine import LiveStats
+    from musetalk.live.record import Recording, format_thirds
+
+    rec = Recording(LiveStats(1.0, None, None, 0, 0, 0, True), frames=60, first_slot=100)
+    # Pictures of 20 slots: 110 shown 100..119 (middle 109.5: +0.5), 127 shown 120..139 (its slot 2.5 before the
+    # middle: it is shown late, -2.5), 150 shown 140..159 (+0.5).
+    rec.spans = {110: [100, 119], 127: [120, 139], 150: [140, 159]}
+    assert rec.picture_thirds == [pytest.approx(0.5), pytest.approx(-2.5), pytest.approx(0.5)]
+    rec.spans = {110: [100, 119]}
+    assert format_thirds(rec.picture_thirds) == "+0.5/-/-"
+    assert Recording(rec.stats).picture_thirds == []
