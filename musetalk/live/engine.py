@@ -50,6 +50,7 @@ _LOOKAHEAD = 3  # slots of audio a window needs from its own slot's start (it re
 # time and the half-stride lead in the delay get this. At 1.3 for the batch time alone the renders came 1.6-2.5 s
 # before their slots where half a stride was 2.5 s, and the pictures ran 12 frames late; at 1.3 for both, up to 5.
 _DELAY_HEADROOM = 1.5
+_WARM_UP_S = 2.0  # the warm-up repeats renders for a steadier estimate while it has taken less than this
 _END = object()
 
 
@@ -313,28 +314,33 @@ class LiveSession:
     # ------------------------------------------------------------------ rendering
 
     def _warm_up(self) -> None:
-        """Render a batch of silence: one-time device set-up, and the first estimates of the batch time and the
-        stride. Again when the first was slow (a cold start is), and again at the batch the stride leaves
-        (``_batch_now``), whose time the first utterance's delay is made of. At most three renders."""
+        """Render batches of silence: one-time device set-up, and the first estimates of the batch time and the
+        stride, which the first utterance's delay is made of. Again when the first was slow (a cold start is) and
+        at the batch the stride leaves (``_batch_now``); there, up to three renders within ``_WARM_UP_S`` give the
+        median (one render's time varied by 1.6x with tiny weights, and the first delay with it, 0.55-0.77 s)."""
         # Slots after a stream's worth of Whisper context, in audio that is still open: the encode is then the
         # one a stream pays (a short one over whisper_context_s). A finished utterance pays the full 30 s pass,
         # and with tiny weights that made the warm-up 0.27-0.36 s a frame against 0.19 s in the stream.
         base = self.rate.slots_for(self.cfg.whisper_context_s or 0.0)
         faces = [s for s in range(base, base + 2 * self._n_src) if self._faces[pingpong(s, self._n_src)] is not None]
-        n, cold = self._batch, True
-        for _ in range(3):
+        n, times, spent = self._batch, [], 0.0
+        for i in range(6):
             slots = (faces * n)[:n]
             u = Utterance(-1, 0, self._make_windows(), self.rate)  # a new one each time: Whisper runs again
             u.push(np.zeros(self.rate.boundary(max(slots) + _LOOKAHEAD), np.float32))
             t0 = self.clock()
             self._render_slots(u, slots)
             dt = self.clock() - t0
-            self._batch_s, self._frame_s = dt, dt / n
+            spent += dt
+            times.append(dt)
+            self._batch_s = float(np.median(times))
+            self._frame_s = self._batch_s / n
             self._learn(0.0, 0)  # the stride from this estimate
-            was_cold, cold = cold and dt > self.rate.seconds(n), False
-            if not was_cold and self._batch_now() == n:
+            cold = i == 0 and dt > self.rate.seconds(n)
+            if cold or self._batch_now() != n:
+                n, times = self._batch_now(), []
+            elif len(times) >= 3 or spent > _WARM_UP_S:
                 break
-            n = self._batch_now()
 
     def _render_slots(self, u: Utterance, slots: list[int]) -> list[np.ndarray]:
         """Full frames for ``slots`` of ``u``: its windows, the cached latents, the offline renderer, paste-back."""
