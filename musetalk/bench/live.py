@@ -53,7 +53,8 @@ def bench_live(pipe, opts, cfg: InferenceConfig, audio: Path, n: int, tmp: Path,
             "frames": rec.frames, "expected_frames": rec.expected_frames, "rendered": rec.kinds["speech"],
             "held": rec.kinds["held"], "idle": rec.kinds["idle"], "av_offset_mean": rec.mean_offset,
             "av_offset_max": rec.max_offset, "av_offset_thirds": rec.thirds,
-            "av_picture_offset_thirds": rec.picture_thirds, "utterances": st.utterances, "audio_mismatch": rec.audio_mismatch,
+            "av_picture_offset_thirds": rec.picture_thirds, "utterances": st.utterances,
+            "audio_mismatch": rec.audio_mismatch,
             "message": st.message(), "peak_rss_mb": mem.peak_rss_mb(),
         })
     return {"live": runs, "live_source_frames": n_src}
@@ -63,7 +64,7 @@ def live_lines(runs: list[dict[str, Any]]) -> list[str]:
     from ..live.record import format_thirds
 
     head = (f"{'live chunk':>10}{'latency med':>13}{'p95':>8}{'batch s':>9}{'render fps':>12}{'x real':>8}"
-            f"{'stride':>8}{'rendered/held/idle':>20}{'offset s/m/e':>14}{'per picture':>16}{'spread mean/max':>17}"
+            f"{'stride':>8}{'rendered/held/idle':>20}{'offset s/m/e':>19}{'per picture':>19}{'spread mean/max':>17}"
             f"{'RSS MB':>8}")
     lines = ["", head]
     for r in runs:
@@ -73,6 +74,7 @@ def live_lines(runs: list[dict[str, Any]]) -> list[str]:
         thirds = format_thirds(r["av_offset_thirds"])
         pictures = format_thirds(r["av_picture_offset_thirds"])
         lines.append(f"{str(r['chunk_ms']) + ' ms':>10}{lat:>13}{p95:>8}{r['render_batch_s']:>9.3f}"
-                     f"{r['render_fps']:>12.2f}{r['real_time_factor']:>8.2f}{r['stride']:>8}{counts:>20}{thirds:>14}{pictures:>16}"
+                     f"{r['render_fps']:>12.2f}{r['real_time_factor']:>8.2f}{r['stride']:>8}{counts:>20}{thirds:>19}"
+                     f"{pictures:>19}"
                      f"{r['av_offset_mean']:>11.2f}/{r['av_offset_max']:<5}{r['peak_rss_mb']:>8.0f}")
     return lines
