@@ -53,10 +53,11 @@ _UNDECIDED = object()
 def _cell_target(g: int, first: int, k: int, lo: int, hi: int, wanted: Callable[[int], bool],
                  end: int | None) -> int | None | object:
     """g, else the wanted frame of the cell nearest to it (the earlier one on a tie: it is ready sooner)."""
+    start = max(first, lo, 0)
     stop = first + k if end is None else min(first + k, end)
     for d in range(k):
         for f in (g - d, g + d) if d else (g,):
-            if not max(first, lo, 0) <= f < stop:
+            if not start <= f < stop:
                 continue
             if f >= hi:
                 return _UNDECIDED

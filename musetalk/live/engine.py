@@ -62,8 +62,9 @@ class LiveConfig:
     # holds 1 + span // k frames. Tiny weights on the 2-core CPU (bench --only live, 20/100/500 ms chunks, before
     # the half-stride lead and the delay headroom): the whole batch_size (4) put the latency 0.55-0.85 s above one
     # render; 0.2 s, 0.37-0.51 s; 0.16 s, 0.15-0.35 s at a larger stride (7-10 instead of 5). With both and the
-    # stride headroom of 1.3, 0.16 s gives 0.43-0.50 s in bf16 (0.42-0.58 s in fp32); 0.12 s gave 0.25-0.44 s but
-    # strides of 7-12 and a middle third 2 frames behind.
+    # stride headroom of 1.3, 0.16 s gave 0.43-0.50 s in bf16 (0.42-0.58 s in fp32); 0.12 s gave 0.25-0.44 s but
+    # strides of 7-12 and a middle third 2 frames behind. With the stream-like warm-up and the delay headroom of
+    # 1.5 on the lead too, 0.16 s gives 0.26-0.35 s.
     batch_span_s: float = 0.16
     idle_below_db: float | None = -50.0  # quieter slots (dBFS RMS, with hangover) show the idle frame; None: all
     # Audio received but not yet shown; more -> push() raises LiveOverflow. The bound is at least twice the
