@@ -1,11 +1,16 @@
-"""Which frames of an utterance a renderer slower than real time renders: one per stride cell.
+"""Which frames of an utterance a renderer slower than real time renders, and which slots show each: stride cells.
 
-At stride k the utterance's frames are cut into cells of k, each centred on a grid frame; the frames of a cell show
-its one render (the engine holds the nearest render), so a frame's picture is at most about k/2 frames from its own.
-The grid continues from the last cell planned, at the stride of now: numbered from the utterance's start, a stride
-that changed from 108 to 111 moved the whole grid and left gaps of 141 frames between renders (full-size weights).
-A cell whose centre is quiet renders its nearest wanted frame instead: skipped, the voiced frames round it held a
-render a whole stride or more away.
+At stride k the utterance's frames are cut into cells of k slots, one after the other from frame 0; each cell is
+rendered once, at its centre, and all its slots show that render. A picture is then shown for exactly the slots of
+its cell, centred on its own slot, at any stride.
+- The cells continue from the last cell planned, at the stride of now. Numbered from the utterance's start, a
+  stride that changed from 108 to 111 moved the whole grid and left gaps of 141 frames between renders (full-size
+  weights).
+- A slot shows its own cell's render, not the nearest one: while the stride grew (94 -> 125 in 20 s, full size)
+  the switch to the next picture came at the midpoint between two renders, which lies past the cell boundary by a
+  quarter of the stride change, and the pictures ran 2.5 frames behind their audio.
+- A cell whose centre is quiet renders its nearest wanted frame instead: skipped, the voiced frames round it held
+  a render a whole stride or more away.
 """
 from __future__ import annotations
 
@@ -13,46 +18,57 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 
+@dataclass(frozen=True)
+class Cell:
+    first: int  # the cell is utterance frames first..stop-1
+    stop: int
+    frame: int  # the one frame rendered, which all of them show
+
+
 @dataclass
 class CellPlan:
-    frames: list[int]  # utterance frames to render, one per cell, in order
-    next_grid: int  # the centre of the first cell not planned yet
+    cells: list[Cell]  # up to count cells with a frame to render, in order
+    next_first: int  # the first frame of the first cell not planned yet
     decided: bool  # False: planning stopped at a cell whose render depends on audio still to come
 
+    @property
+    def frames(self) -> list[int]:
+        return [c.frame for c in self.cells]
 
-def plan_cells(next_grid: int, stride: int, lo: int, hi: int, count: int, wanted: Callable[[int], bool],
+
+def plan_cells(next_first: int, stride: int, lo: int, hi: int, count: int, wanted: Callable[[int], bool],
                end: int | None = None) -> CellPlan:
-    """Up to ``count`` frames to render, from the cell centred on ``next_grid`` on.
+    """Up to ``count`` cells to render, from the cell starting at ``next_first`` on.
 
     lo: the first frame whose render can still be ready in time (cells wholly before it are passed over);
     hi: one past the last frame whose audio has arrived (and that the renderer may go to);
     wanted(f): frame f is to be rendered (a face, not quiet, not rendered yet);
     end: the utterance's frame count once it is complete, else None."""
     k = max(int(stride), 1)
-    frames: list[int] = []
-    g = next_grid
-    while len(frames) < count:
-        first = g - k // 2
+    cells: list[Cell] = []
+    first = next_first
+    while len(cells) < count:
         if end is not None and first >= end:
             break
         if first + k <= lo:
-            g += k
+            first += k
             continue
-        target = _cell_target(g, first, k, lo, hi, wanted, end)
+        target = _cell_target(first, k, lo, hi, wanted, end)
         if target is _UNDECIDED:
-            return CellPlan(frames, g, False)
+            return CellPlan(cells, first, False)
         if target is not None:
-            frames.append(target)
-        g += k
-    return CellPlan(frames, g, True)
+            cells.append(Cell(first, first + k, target))
+        first += k
+    return CellPlan(cells, first, True)
 
 
 _UNDECIDED = object()
 
 
-def _cell_target(g: int, first: int, k: int, lo: int, hi: int, wanted: Callable[[int], bool],
+def _cell_target(first: int, k: int, lo: int, hi: int, wanted: Callable[[int], bool],
                  end: int | None) -> int | None | object:
-    """g, else the wanted frame of the cell nearest to it (the earlier one on a tie: it is ready sooner)."""
+    """The cell's centre, else its wanted frame nearest to it (the earlier one on a tie: it is ready sooner)."""
+    g = first + k // 2
     start = max(first, lo, 0)
     stop = first + k if end is None else min(first + k, end)
     for d in range(k):

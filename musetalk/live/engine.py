@@ -10,8 +10,8 @@ Three threads meet at one condition variable:
 
 Slot n always shows source frame ``pingpong(n, len(store))``, so idle -> speech -> idle never jumps in the loop.
 Paced, when rendering is slower than real time, the renderer keeps ahead of the clock by its measured batch time
-and renders one speech slot in each cell of k (stride k, ``cells.py``); the others show the rendered frame nearest
-in index ("held"), so each picture is shown round its own slot and the sync error never grows. A paced batch spans
+and renders one speech slot in each cell of k slots (stride k, ``cells.py``); the cell's other slots show that
+render ("held"), so each picture is shown round its own slot and the sync error never grows. A paced batch spans
 at most ``batch_span_s`` of audio (fewer frames at a larger stride): its first frame waits for its last frame's
 audio, so the span is latency.
 """
@@ -84,7 +84,7 @@ class LiveFrame:
     pts: float  # index / fps, seconds
     image: np.ndarray  # (H, W, 3) uint8 BGR, full frame; read-only when it is a rendered frame (held ones share it)
     audio: np.ndarray  # (samples of this slot,) float32 16 kHz: the audio this frame shows (zeros without speech)
-    kind: str  # "speech" (its own render) | "held" (the nearest rendered frame) | "idle" (the raw avatar frame)
+    kind: str  # "speech" (its own render) | "held" (its cell's render, else the nearest) | "idle" (the raw frame)
     latency_s: float | None = None  # first frame of a pushed chunk: wall time from that push to this frame leaving
     utterance: int | None = None  # which utterance's audio this slot plays (None: no audio)
     shows: int | None = None  # the slot whose render the image is (index for speech, another for held)
@@ -156,6 +156,7 @@ class LiveSession:
         self._utts: list[Utterance] = []
         self._uids = 0
         self._rendered: dict[int, np.ndarray] = {}
+        self._cells: collections.deque[tuple[int, int, int]] = collections.deque()  # paced: (first, stop, render)
         self._out_slot = 0  # the next slot the output thread emits
         self._ended = self._closed = self._dropped = False
         self._error: BaseException | None = None
@@ -284,9 +285,9 @@ class LiveSession:
         """Paced, from a chunk's arrival to its first slot (which starts at the first slot boundary after it):
         one batch time, the slots a batch spans, half a stride and the window's look-ahead.
 
-        Half a stride: a held slot shows the nearest render, and the next render is nearest for the second half of
-        the gap before it; without this lead it was not ready yet there, the past one was shown, and the video
-        ran 1.4-2.1 frames behind the audio (tiny weights, fp32, stride 11, measured from the output).
+        Half a stride: a render is shown from its cell's first slot, half a stride before its own; without this
+        lead it was not ready yet there, the past one was shown, and the video ran 1.4-2.1 frames behind the audio
+        (tiny weights, fp32, stride 11, measured from the output).
         Never capped: a shorter delay than the renderer needs would leave every speech slot due before its render
         could be ready (nothing but held frames, as full-size weights on a CPU once showed)."""
         lead = math.ceil(_DELAY_HEADROOM * (self._stride // 2))  # the stride grows with the render time
@@ -419,17 +420,18 @@ class LiveSession:
         limit = earliest + self.cfg.out_frames + batch * k
         for u in self._utts:
             lo, hi = max(u.first, earliest) - u.first, min(u.first + u.windows.available, limit) - u.first
-            plan = plan_cells(u.next_grid, k, lo, hi, batch,
+            plan = plan_cells(u.next_cell, k, lo, hi, batch,
                               lambda f, u=u: u.first + f not in self._rendered and self._wanted(u, f),
                               u.n_frames if u.ended else None)
             if not plan.frames:
-                u.next_grid = plan.next_grid  # the cells before it are past or have nothing to render
+                u.next_cell = plan.next_first  # the cells before it are past or have nothing to render
                 continue
             slots = [u.first + f for f in plan.frames]
             slack = self._start + self.rate.seconds(slots[0]) - now - self._batch_s
             if len(slots) < batch and not plan.decided and slack > self.rate.seconds(2):
                 return None  # time to spare: let the batch fill (one Whisper pass and one UNet call for more)
-            u.next_grid = plan.next_grid
+            u.next_cell = plan.next_first
+            self._cells.extend((u.first + c.first, u.first + c.stop, u.first + c.frame) for c in plan.cells)
             return u, slots
         return None
 
@@ -490,7 +492,9 @@ class LiveSession:
             elif self._faces[src] is None:
                 kind, shows = "speech", n  # nothing to render: the source frame as it is, as offline
             elif not (u.decided(f) and u.quiet(f, self.cfg.idle_below_db)):
-                m = self._nearest_rendered(u, n)
+                m = self._cell_render(u, n)
+                if m is None:
+                    m = self._nearest_rendered(u, n)
                 if m is not None:
                     kind, shows, image = "held", m, self._rendered[m]
         if image is None:
@@ -498,7 +502,17 @@ class LiveSession:
         self._counts[kind] += 1
         return LiveFrame(n, self.rate.seconds(n), image, audio, kind, None, None if u is None else u.uid, shows)
 
+    def _cell_render(self, u: Utterance, n: int) -> int | None:
+        """The render of slot n's stride cell, once it is ready."""
+        for first, stop, m in reversed(self._cells):
+            if first <= n < stop:
+                return m if u.first <= m < u.end_slot and m in self._rendered else None
+            if stop <= n:
+                return None
+        return None
+
     def _nearest_rendered(self, u: Utterance, n: int) -> int | None:
+        """Unpaced, or a cell whose render is not ready (late, or a quiet cell with a voiced slot)."""
         for d in range(1, 2 * self._stride + 3):
             for m in (n - d, n + d):
                 if u.first <= m < u.end_slot and m in self._rendered:
@@ -510,6 +524,8 @@ class LiveSession:
         keep_from = self._out_slot - 2 * self._stride - 3
         for s in [s for s in self._rendered if s < keep_from]:
             del self._rendered[s]
+        while self._cells and self._cells[0][1] <= self._out_slot:
+            self._cells.popleft()
         for u in self._utts:
             u.release(keep_from)
         self._utts = [u for u in self._utts if u is self._utts[-1] or u.end_slot > keep_from]

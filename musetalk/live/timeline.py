@@ -59,7 +59,7 @@ class Utterance:
         self.n_samples = 0
         self.ended = False
         self.next_block = 0  # unpaced rendering: the first frame of the next batch
-        self.next_grid = 0  # paced rendering: the centre frame of the next stride cell to render
+        self.next_cell = 0  # paced rendering: the first frame of the next stride cell to plan
         self._buf = np.zeros(0, np.float32)
         self._base = 0  # utterance sample index of _buf[0]
         self._db: dict[int, float] = {}  # frame -> RMS level in dBFS, for whole frames

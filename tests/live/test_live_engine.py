@@ -127,6 +127,24 @@ def test_slow_rendering_holds_the_nearest_frame_and_stays_in_sync(tiny_models, l
     assert compared and all(f.image is renders[f.shows] for f in compared)
 
 
+def test_a_held_slot_shows_its_own_cells_render_while_the_stride_grows(stub_avatar) -> None:
+    s = LiveSession(stub_avatar, ROOMY, windows_factory=InstantWindows)
+    s.close()  # the threads stop; the frames are made by hand below
+    u = Utterance(0, 100, InstantWindows(), s.rate)
+    u.push(tone(4.0))
+    s._utts, s._stride = [u], 20
+    # A cell of 10 slots renders 105, the next (the stride grew) of 20 renders 120. Slots 110..112 are nearer
+    # to 105, but the picture of 120 is to be shown round 120: for its whole cell, 110..129.
+    s._cells.extend([(100, 110, 105), (110, 130, 120)])
+    s._rendered = {105: stub_avatar.store.frame(0).copy(), 120: stub_avatar.store.frame(1).copy()}
+    made = [s._make_frame(n) for n in range(100, 130)]
+    assert [f.shows for f in made] == [105] * 10 + [120] * 20
+    assert [f.kind for f in made].count("speech") == 2
+    # A cell whose render is not ready yet shows the nearest render there is.
+    del s._rendered[120]
+    assert {s._make_frame(n).shows for n in range(110, 130)} == {105}
+
+
 def test_a_late_chunk_starts_a_new_utterance(stub_avatar) -> None:
     with LiveSession(stub_avatar, ROOMY, windows_factory=InstantWindows) as s:
         s.push(tone(0.2))
