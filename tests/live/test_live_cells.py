@@ -25,6 +25,14 @@ def test_a_quiet_centre_renders_the_nearest_voiced_frame_of_its_cell() -> None:
     assert plan.frames == [30, 40] and plan.next_first == 45
 
 
+def test_speech_that_starts_after_the_centre_renders_the_middle_of_its_part() -> None:
+    # Cell 0..19, centre 10; speech from 12 on: 0..11 show idle frames, 12..19 this render, so 16 is the middle.
+    assert plan_cells(0, 20, 0, 100, 1, voiced((12, 100))).frames == [16]
+    assert plan_cells(0, 20, 0, 100, 1, voiced((12, 14))).frames == [12]  # a short word: the middle is quiet
+    assert plan_cells(0, 20, 0, 100, 1, voiced((3, 4), (12, 100))).frames == [12]  # not the onset: nearest
+    assert not plan_cells(0, 20, 0, hi=16, count=1, wanted=voiced((12, 100))).decided  # waits for 16's audio
+
+
 def test_cells_continue_edge_to_edge_at_a_new_stride() -> None:
     first = plan_cells(0, 10, 0, 1000, 2, voiced((0, 1000)))
     later = plan_cells(first.next_first, 13, 0, 1000, 2, voiced((0, 1000)))
@@ -44,7 +52,8 @@ def test_cells_wait_for_audio_that_decides_them() -> None:
 
 def test_cells_that_can_no_longer_be_ready_are_passed_and_the_end_stops_planning() -> None:
     plan = plan_cells(0, 10, lo=37, hi=100, count=3, wanted=voiced((0, 100)))
-    assert plan.frames == [37, 45, 55]  # cells 0..29 are past; of cell 30..39 only 37.. can still be ready
-    # The last cell (30..32 of 33 frames) is cut by the end: its frame nearest the centre it would have had.
+    # Cells 0..29 are past; of cell 30..39 only 37..39 can still show a render in time, and 38 is their middle.
+    assert plan.frames == [38, 45, 55]
+    # The last cell is cut by the end (30..32 of 33 frames): it renders the centre of what is left.
     plan = plan_cells(0, 10, 0, hi=33, count=9, wanted=voiced((0, 33)), end=33)
-    assert plan.frames == [5, 15, 25, 32] and plan.decided and plan.next_first == 40
+    assert plan.frames == [5, 15, 25, 31] and plan.decided and plan.next_first == 40
