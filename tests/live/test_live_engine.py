@@ -195,6 +195,14 @@ def test_a_render_error_reaches_the_consumer(tiny_models, live_avatar_dir) -> No
             list(s.frames())
 
 
+def test_a_warm_up_error_is_raised_by_the_constructor_and_leaves_no_thread(tiny_models, live_avatar_dir) -> None:
+    avatar = avatar_with(StubRenderer(tiny_models, fail_after=0), tiny_models, live_avatar_dir)
+    before = {t for t in threading.enumerate() if t.name.startswith("musetalk-live")}
+    with pytest.raises(RuntimeError, match="simulated failure"):
+        LiveSession(avatar, LiveConfig(), windows_factory=InstantWindows)
+    assert {t for t in threading.enumerate() if t.name.startswith("musetalk-live")} == before
+
+
 @pytest.mark.parametrize("pcm, message", [
     (np.zeros((2, 100), np.float32), "mono float samples"),
     (np.zeros(100, np.int16), "mono float samples"),
