@@ -1,16 +1,16 @@
 """Which frames of an utterance a renderer slower than real time renders, and which slots show each: stride cells.
 
 At stride k the utterance's frames are cut into cells of k slots, one after the other from frame 0; each cell is
-rendered once, at its centre, and all its slots show that render. A picture is then shown for exactly the slots of
-its cell, centred on its own slot, at any stride.
+rendered once, at its centre (in a voiced cell), and all its voiced slots show that render. A picture is then shown
+for exactly the slots of its cell, centred on its own slot, at any stride.
 - The cells continue from the last cell planned, at the stride of now. Numbered from the utterance's start, a
   stride that changed from 108 to 111 moved the whole grid and left gaps of 141 frames between renders (full-size
   weights).
 - A slot shows its own cell's render, not the nearest one: while the stride grew (94 -> 125 in 20 s, full size)
   the switch to the next picture came at the midpoint between two renders, which lies past the cell boundary by a
   quarter of the stride change, and the pictures ran 2.5 frames behind their audio.
-- A cell whose centre is quiet renders its nearest wanted frame instead (skipped, the voiced frames round it held
-  a render a whole stride or more away), or the middle of the speech that starts after its centre.
+- A cell with quiet slots renders the middle one of the slots that will show it (``_cell_target``): skipped when
+  its centre was quiet, the voiced frames round it held a render a whole stride or more away.
 """
 from __future__ import annotations
 
@@ -67,34 +67,18 @@ _UNDECIDED = object()
 
 def _cell_target(first: int, k: int, lo: int, hi: int, wanted: Callable[[int], bool],
                  end: int | None) -> int | None | object:
-    """The frame in the middle of the slots that will show the cell's render.
+    """The middle one of the slots that will show the cell's render: its wanted frames, counting those whose audio
+    has not arrived as wanted (speech goes on), from the first that can still be ready (lo) to the cell's end.
 
-    That is the cell's centre (of the part before the end, once the end is known), else its wanted frame nearest
-    to the centre (the earlier one on a tie: it is ready sooner). Where that frame is after the centre and the
-    slots before it show something else (idle frames before an onset of speech, or the last render where a render
-    can no longer be ready in time), the render is the middle of the part from it on, if that is voiced: the
-    onset's own frame was shown for the rest of the cell, 25 frames behind its audio (full size, stride 107).
-    Where speech stops before the centre the nearest frame stays: whether it starts again later in the cell is
-    known only from audio that arrives after the render must be ready."""
+    In a voiced cell that is its centre. Where speech starts late in the cell (the slots before show idle frames)
+    it is the middle of the part from the onset: the onset's own frame was shown for the rest of the cell, 25
+    frames behind its audio (full size, stride 107). Where speech stops before the centre it is the middle of what
+    is known then: whether speech starts again later in the cell is known only from audio that arrives after the
+    render must be ready."""
     stop = first + k if end is None else min(first + k, end)
-    start = max(first, lo, 0)
-    g = first + (stop - first) // 2
-    f = _nearest_wanted(g, start, stop, hi, wanted)
-    if f is None or f is _UNDECIDED or f <= g or any(wanted(x) for x in range(start, f)):
-        return f
-    m = f + (stop - f) // 2
-    if m >= hi:
-        return _UNDECIDED
-    return m if wanted(m) else f
-
-
-def _nearest_wanted(g: int, start: int, stop: int, hi: int, wanted: Callable[[int], bool]) -> int | None | object:
-    for d in range(stop - min(start, g) + 1):
-        for f in (g - d, g + d) if d else (g,):
-            if not start <= f < stop:
-                continue
-            if f >= hi:
-                return _UNDECIDED
-            if wanted(f):
-                return f
-    return None
+    start, known = max(first, lo, 0), min(hi, stop)
+    shown = [f for f in range(start, known) if wanted(f)] + list(range(max(known, start), stop))
+    if not shown:
+        return None
+    f = shown[len(shown) // 2]
+    return _UNDECIDED if f >= hi else f

@@ -1,5 +1,5 @@
-"""Which frames a strided renderer renders: cells of k frames one after the other, each rendering its centre (else
-its wanted frame nearest to it), continuing from the last cell at the stride of now."""
+"""Which frames a strided renderer renders: cells of k frames one after the other, each rendering the middle one of
+the slots that will show it (its centre when voiced), continuing from the last cell at the stride of now."""
 from __future__ import annotations
 
 from musetalk.live.cells import Cell, plan_cells
@@ -15,11 +15,11 @@ def test_every_voiced_cell_renders_its_centre() -> None:
     assert plan.frames == [5, 15, 25, 35] and plan.next_first == 40 and plan.decided
 
 
-def test_a_quiet_centre_renders_the_nearest_voiced_frame_of_its_cell() -> None:
-    # The cell 15..24 has its centre at 20. Speech stops at 18 and restarts at 23: 18 is 2 away, 23 is 3 away.
+def test_a_cell_with_quiet_slots_renders_the_middle_of_its_voiced_ones() -> None:
+    # The cell 15..24 has its centre at 20. Speech stops at 18 and restarts at 23: 15..18 and 23..24 show it.
     plan = plan_cells(15, 10, lo=0, hi=100, count=1, wanted=voiced((0, 19), (23, 100)))
     assert plan.cells == [Cell(15, 25, 18)]
-    # A tie goes to the earlier frame (ready sooner); a wholly quiet cell renders nothing and is passed.
+    # 15..17 and 23..24: the middle one is 17. A wholly quiet cell renders nothing and is passed.
     assert plan_cells(15, 10, 0, 100, 1, voiced((0, 18), (23, 100))).frames == [17]
     plan = plan_cells(15, 10, 0, 100, 2, voiced((0, 15), (25, 100)))
     assert plan.frames == [30, 40] and plan.next_first == 45
@@ -28,8 +28,8 @@ def test_a_quiet_centre_renders_the_nearest_voiced_frame_of_its_cell() -> None:
 def test_speech_that_starts_after_the_centre_renders_the_middle_of_its_part() -> None:
     # Cell 0..19, centre 10; speech from 12 on: 0..11 show idle frames, 12..19 this render, so 16 is the middle.
     assert plan_cells(0, 20, 0, 100, 1, voiced((12, 100))).frames == [16]
-    assert plan_cells(0, 20, 0, 100, 1, voiced((12, 14))).frames == [12]  # a short word: the middle is quiet
-    assert plan_cells(0, 20, 0, 100, 1, voiced((3, 4), (12, 100))).frames == [12]  # not the onset: nearest
+    assert plan_cells(0, 20, 0, 100, 1, voiced((12, 14))).frames == [13]  # a short word
+    assert plan_cells(0, 20, 0, 100, 1, voiced((3, 4), (12, 100))).frames == [15]  # a blip before: 3, 12..19
     assert not plan_cells(0, 20, 0, hi=16, count=1, wanted=voiced((12, 100))).decided  # waits for 16's audio
 
 
@@ -42,10 +42,10 @@ def test_cells_continue_edge_to_edge_at_a_new_stride() -> None:
 
 
 def test_cells_wait_for_audio_that_decides_them() -> None:
-    # Centre 20 has arrived but is quiet; 21, the nearest after it, has not: the cell cannot be chosen yet.
+    # 15..20 are quiet; 21..24 have not arrived and count as voiced: their middle one, 23, has no audio yet.
     plan = plan_cells(15, 10, 0, hi=21, count=2, wanted=voiced((0, 15), (21, 100)))
     assert plan.frames == [] and plan.next_first == 15 and not plan.decided
-    # ...while a voiced frame nearer than the missing audio decides it.
+    # 15..19 voiced, 20 quiet, 21..24 to come: the middle one, 19, has arrived.
     plan = plan_cells(15, 10, 0, hi=21, count=2, wanted=voiced((0, 20)))
     assert plan.frames == [19] and plan.next_first == 25 and not plan.decided
 
