@@ -512,7 +512,8 @@ class LiveSession:
         return None
 
     def _nearest_rendered(self, u: Utterance, n: int) -> int | None:
-        """Unpaced, or a cell whose render is not ready (late, or a quiet cell with a voiced slot)."""
+        """Unpaced; paced, where the slot's cell has no render ready: it is late, or the cell was passed over
+        (too late to render) or had no frame to render when it was planned."""
         for d in range(1, 2 * self._stride + 3):
             for m in (n - d, n + d):
                 if u.first <= m < u.end_slot and m in self._rendered:
