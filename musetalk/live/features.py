@@ -14,15 +14,18 @@ received, because the extractor pads. A ``windows()`` call that needs open-segme
 re-encodes the open segment once, so a renderer asking for every batch of 4 frames at 25 fps pays one pass per
 160 ms of audio (6.25 a second), plus one final pass per completed segment it reads.
 
-``context_s`` trades that cost for distance from offline: a provisional encode then runs the encoder on only the
+``context_s`` trades that cost for distance from offline: a provisional encode then runs the encoder on about the
 last ``context_s`` seconds received (from a 20 ms step boundary, extended back to the earliest step the call asks),
-unpadded (``models.audio.encode_short``: a log-mel of just that audio), with the position embeddings of the
-segment's own steps (positions 0..L-1 instead measured 100 % off offline: the state MuseTalk reads includes them). Its cost grows with the context, not 30 s; its frames see less context than offline's
-(no audio before the slice, none of the segment's silence after it, a log-mel clamped by the slice's max).
-Complete segments and everything after ``finish()`` keep the exact full-segment encode.
-Measured (a 60 s English wav, calls at >= 4 new frames, random tiny/full-size weights, a 2-core CPU so loaded
-that timings vary 10x): context 2/4/8 s took mostly 0.02-0.3 s per encode vs 0.3-1.2 s for the 30 s pass, but its
-frames differ from offline by 12-16 % (mean |diff| / mean |offline|) vs 1.1 %; complete segments stay bit-exact.
+as a whole number of seconds (``short_input``): earlier audio of the segment fills the length where there is some,
+zeros after the received audio the rest (under a step, or up to a second in a segment's first seconds), as
+offline pads its last segment. Its log-mel is of that input alone (``models.audio.encode_short``), and its steps get
+the position embeddings of the segment's own steps (the state MuseTalk reads includes them; positions from 0 were
+100 % off offline). Its cost grows with the context, not 30 s; its frames see less context than offline's (no audio
+before the input, at most a second of silence after it, a log-mel clamped by the input's max). Complete segments
+and everything after ``finish()`` keep the exact full-segment encode.
+Measured (a 60 s English wav, calls at >= 4 new frames, random tiny weights, bf16): context 8 s took 3.5-11.9 s of
+encodes for the 60 s (120-375 calls for 500-20 ms chunks); the provisional frames differ from offline by 10.6 %
+(mean |diff| / mean |offline|; 10.7-10.8 % before the inputs were whole seconds); complete segments stay bit-exact.
 """
 from __future__ import annotations
 
@@ -49,6 +52,27 @@ from ..models.audio import (
 
 SEGMENT_STEPS = segment_samples(AUDIO_SAMPLE_RATE) * WHISPER_STEPS_PER_SECOND // AUDIO_SAMPLE_RATE  # 1500
 STEP_SAMPLES = AUDIO_SAMPLE_RATE // WHISPER_STEPS_PER_SECOND  # 320: a short encode starts on this grid
+SHORT_BUCKET = AUDIO_SAMPLE_RATE  # a short encode's input is a whole number of seconds (see short_input)
+
+
+def short_input(have: int, context: int, lo: int) -> tuple[int, int]:
+    """A provisional encode of an open segment holding ``have`` samples -> (first step, input samples): its input
+    starts at sample ``first * 320`` of the segment (on the step grid, so its step k is the segment's step
+    first + k), reaches ``context`` samples back from ``have`` (less under a step) and back to step ``lo``, and is a whole
+    number of ``SHORT_BUCKET`` samples long. Audio before it fills the length where the segment has it; zeros after
+    ``have`` fill the rest (under one step, except near the segment's start), as offline pads its last segment.
+
+    Why whole buckets: the CPU's bf16 matmuls (oneDNN, and ideep's cache above it) keep compiled kernels per input
+    shape, and an input length per audio length made a new shape at almost every encode: the heap in use grew by
+    130-220 MB in 5 minutes of stream until the caches filled. At 8 s of context buckets leave 8 shapes (30 at
+    most), all met in the first segment."""
+    first = max(0, min(lo, -(-(have - context) // STEP_SAMPLES)))
+    length = -(-(have - first * STEP_SAMPLES) // SHORT_BUCKET) * SHORT_BUCKET
+    first = max(0, -(-(have - length) // STEP_SAMPLES))  # real audio for the length where there is some
+    segment = SEGMENT_STEPS * STEP_SAMPLES
+    if first * STEP_SAMPLES + length > segment:  # within a step of the segment's end: start earlier instead
+        first = (segment - length) // STEP_SAMPLES
+    return first, length
 
 
 def received_steps(n_samples: int) -> int:
@@ -208,11 +232,11 @@ class StreamingWindows:
             first, full = 0, True
             hidden = self._encode(buffer[:have])
         else:
-            # The last context_s seconds, from a step boundary (segments start on one: 480000 = 1500 x 320), back
-            # to the earliest step asked; its step k is the segment's step first + k.
-            first = max(0, min(lo, (have - self._context) // STEP_SAMPLES))
+            first, length = short_input(have, self._context, lo)
             full = False
-            hidden = self._encode(buffer[first * STEP_SAMPLES : have], first)
+            chunk = np.zeros(length, np.float32)  # not the buffer past ``have``: push() may be writing there
+            chunk[: have - first * STEP_SAMPLES] = buffer[first * STEP_SAMPLES : have]
+            hidden = self._encode(chunk, first)
         with self._lock:
             self._hidden[seg] = (have, first, hidden, full)
             if final:

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from musetalk.live.features import StreamingWindows
+from musetalk.live import features
+from musetalk.live.features import SHORT_BUCKET, StreamingWindows, short_input
 from musetalk.models.audio import FrameWindows, frame_count, lazy_audio_features, window_starts
 
 SR = 16000
@@ -189,7 +190,7 @@ def test_short_encode_maps_its_steps_onto_the_segment(tiny_models, long_clip) ->
     frames = np.arange(sw.available - 8, sw.available)  # steps 2 s back are not asked: the context is 2 s
     got = sw.windows(frames)
     assert (sw.short_calls, sw.encode_calls) == (1, 1)
-    first = (n - 2 * SR) // 320  # the short input starts on the step grid, 2 s before the audio's end
+    first = -(-(n - 2 * SR) // 320)  # the short input starts on the step grid, 2 s (less under a step) back
     real = window_starts(sw.available)[frames][:, None] + np.arange(10) - 4
     assert (real >= first).all() and (real < n // 320).all()  # every step asked lies inside the short input
     offline = _offline(padded, len(wav), 25)[frames]
@@ -200,6 +201,44 @@ def test_short_encode_maps_its_steps_onto_the_segment(tiny_models, long_clip) ->
     b = _layer0_minus_positions(offline, real, enc)[torch.as_tensor(inner)]
     torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
     assert not torch.equal(got, offline)  # the layers attend over 2 s, not the segment
+
+
+@pytest.mark.parametrize("have, lo", [(10 * SR + 123, 10**6), (10 * SR, 10**6), (5000, 10**6), (30 * SR - 100, 10**6),
+                                      (18 * SR + 7, 200), (SR, 0)])
+def test_short_input_is_whole_seconds_on_the_step_grid_and_covers_what_is_asked(have, lo) -> None:
+    context = 4 * SR
+    first, length = short_input(have, context, lo)
+    start = first * 320
+    assert length % SHORT_BUCKET == 0 and start + length <= 30 * SR  # whole seconds, inside the segment
+    assert start < have <= start + length and first <= lo  # all the audio received, and the earliest step asked
+    assert have - start >= min(have, context - 319)  # the context, less under a step
+    assert start + length - have < 320 or first == 0 or start + length == 30 * SR  # zeros only where no audio is
+
+
+def test_short_encodes_take_few_input_shapes_whatever_the_chunk_sizes(tiny_models, long_clip, monkeypatch) -> None:
+    """An input length per audio length made a new kernel shape per encode for the CPU's bf16 matmul caches, and
+    a live stream's memory grew with them (features.short_input)."""
+    lengths = []
+    real = features.encode_short
+
+    def spy(encoder, extractor, chunk, sample_rate, first):
+        lengths.append(len(chunk))
+        return real(encoder, extractor, chunk, sample_rate, first)
+
+    monkeypatch.setattr(features, "encode_short", spy)
+    wav, _ = long_clip
+    sw = StreamingWindows(tiny_models.whisper, tiny_models.feature_extractor, 25, context_s=2)
+    rng = np.random.default_rng(3)
+    at, done = 0, 0
+    while at < 29 * SR:  # the open segment 0 only: every encode is a short one
+        size = int(rng.integers(50, 9000))
+        sw.push(wav[at : at + size])
+        at += size
+        if sw.available > done:
+            sw.windows(range(done, sw.available))
+            done = sw.available
+    assert sw.short_calls == len(lengths) > 50
+    assert set(lengths) == {SR, 2 * SR}  # the first second, then 2 s of context (3 s with a step over: none here)
 
 
 def test_context_s_is_cheap_while_live_and_exact_once_complete(tiny_models, long_clip) -> None:
