@@ -324,6 +324,13 @@ class LiveSession:
         # one a stream pays (a short one over whisper_context_s). A finished utterance pays the full 30 s pass,
         # and with tiny weights that made the warm-up 0.27-0.36 s a frame against 0.19 s in the stream.
         base = self.rate.slots_for(self.cfg.whisper_context_s or 0.0)
+        # A stream's largest Whisper call is a segment's final encode, a full 30 s pass. One here, untimed, takes the
+        # memory it needs before the stream starts: met 30 s into a stream, it was the one step in its RSS (+31 MB,
+        # tiny weights, bf16), flat before and after.
+        final = self._make_windows()
+        final.push(np.zeros(self.rate.boundary(_LOOKAHEAD), np.float32))
+        final.finish()
+        final.windows([0])
         faces = [s for s in range(base, base + 2 * self._n_src) if self._faces[pingpong(s, self._n_src)] is not None]
         n, times, spent = self._batch, [], 0.0
         for i in range(6):
