@@ -2,17 +2,23 @@
 
 Per run: chunk -> frame latency (median, p95), the render rate and its real-time factor, the stride the engine
 chose, frames rendered / held / idle, the A/V offset (for each speech frame, the slot whose render it shows minus
-its own slot; and per picture, its slot minus the middle of the slots showing it, ``Recording.picture_thirds``) and
-peak RSS.
+its own slot; and per picture, its slot minus the middle of the slots showing it, ``Recording.picture_thirds``),
+peak RSS, and RSS every 10 s of the stream (whether memory stays flat; ``--frames 7500 --loop-audio`` is 5 minutes).
 """
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+from collections.abc import Iterator
+
+import numpy as np
+
 from ..config import FaceConfig, InferenceConfig
 from ..errors import InputError
 from .memory import PeakMemory
+
+RSS_EVERY_S = 10  # the RSS trace: one sample per this many seconds of recorded frames
 
 
 def chunk_list(text: str) -> tuple[int, ...]:
@@ -41,9 +47,17 @@ def bench_live(pipe, opts, cfg: InferenceConfig, audio: Path, n: int, tmp: Path,
                             pipelined=opts.pipelined)
     wav = load_audio(audio)
     runs = []
+    every = max(1, round(RSS_EVERY_S * float(avatar.fps)))
     for chunk_ms in opts.chunk_ms:
         mem.reset_peak()
-        rec = run_fed(avatar, wav, chunk_ms, LiveConfig(batch_size=cfg.batch_size))
+        trace: list[float] = []
+
+        def sample_rss(images: Iterator[np.ndarray], trace: list[float] = trace) -> None:
+            for k, _ in enumerate(images, 1):
+                if k % every == 0:
+                    trace.append(mem.current_rss_mb())
+
+        rec = run_fed(avatar, wav, chunk_ms, LiveConfig(batch_size=cfg.batch_size), sample_rss)
         st = rec.stats
         above = None if st.latency_median_s is None else st.latency_median_s - st.render_batch_s
         runs.append({
@@ -55,7 +69,7 @@ def bench_live(pipe, opts, cfg: InferenceConfig, audio: Path, n: int, tmp: Path,
             "av_offset_max": rec.max_offset, "av_offset_thirds": rec.thirds,
             "av_picture_offset_thirds": rec.picture_thirds, "utterances": st.utterances,
             "audio_mismatch": rec.audio_mismatch,
-            "message": st.message(), "peak_rss_mb": mem.peak_rss_mb(),
+            "message": st.message(), "peak_rss_mb": mem.peak_rss_mb(), "rss_every_10s_mb": trace,
         })
     return {"live": runs, "live_source_frames": n_src}
 
@@ -65,7 +79,7 @@ def live_lines(runs: list[dict[str, Any]]) -> list[str]:
 
     head = (f"{'live chunk':>10}{'latency med':>13}{'p95':>8}{'batch s':>9}{'render fps':>12}{'x real':>8}"
             f"{'stride':>8}{'rendered/held/idle':>20}{'offset s/m/e':>19}{'per picture':>19}{'spread mean/max':>17}"
-            f"{'RSS MB':>8}")
+            f"{'RSS MB':>8}{'RSS 10 s/end MB':>17}")
     lines = ["", head]
     for r in runs:
         lat = "-" if r["latency_median_s"] is None else f"{r['latency_median_s']:.3f}"
@@ -76,5 +90,11 @@ def live_lines(runs: list[dict[str, Any]]) -> list[str]:
         lines.append(f"{str(r['chunk_ms']) + ' ms':>10}{lat:>13}{p95:>8}{r['render_batch_s']:>9.3f}"
                      f"{r['render_fps']:>12.2f}{r['real_time_factor']:>8.2f}{r['stride']:>8}{counts:>20}{thirds:>19}"
                      f"{pictures:>19}"
-                     f"{r['av_offset_mean']:>11.2f}/{r['av_offset_max']:<5}{r['peak_rss_mb']:>8.0f}")
+                     f"{r['av_offset_mean']:>11.2f}/{r['av_offset_max']:<5}{r['peak_rss_mb']:>8.0f}"
+                     f"{_trace_ends(r.get('rss_every_10s_mb') or []):>17}")
     return lines
+
+
+def _trace_ends(trace: list[float]) -> str:
+    """The RSS 10 s into the stream and at its last sample: "612/615" ("-" for a stream under 10 s)."""
+    return f"{trace[0]:.0f}/{trace[-1]:.0f}" if trace else "-"

@@ -59,6 +59,7 @@ class BenchOptions:
     dtype: str = "auto"
     batch_size: int | str = 8
     frames: int | None = None
+    loop_audio: bool = False  # repeat the audio to fill ``frames``
     avatar_source_frames: int = 250
     only: str | None = None  # "oneshot" | "avatar" | "live" (live runs only when asked: it takes real time)
     compile: bool = False
@@ -105,7 +106,7 @@ def run_bench(opts: BenchOptions) -> dict[str, Any]:
     }
     tmp = make_temp_dir("bench")
     try:
-        audio, n = _cut_audio(opts.audio, opts.frames, tmp / "audio.wav")
+        audio, n = _cut_audio(opts.audio, opts.frames, tmp / "audio.wav", opts.loop_audio)
         result["frames"] = n
         t0 = time.perf_counter()
         _warm_up(pipe, batch)
@@ -218,16 +219,19 @@ def _warm_up(pipe, batch: int) -> None:
     pipe.renderer.render(latents, torch.zeros(batch, 50, 384, device=pipe.models.device))
 
 
-def _cut_audio(audio: str, frames: int | None, dst: Path) -> tuple[Path, int]:
-    """16 kHz mono WAV of exactly ``frames`` video frames (frames * 640 samples); all of it when None."""
+def _cut_audio(audio: str, frames: int | None, dst: Path, loop: bool = False) -> tuple[Path, int]:
+    """16 kHz mono WAV of exactly ``frames`` video frames (frames * 640 samples); all of it when None. ``loop``:
+    the audio repeated as often as ``frames`` needs."""
     from ..media import load_audio
     from ..models.audio import frame_count
 
     wav = load_audio(audio)
     per_frame = AUDIO_SAMPLE_RATE // FPS
     n = frame_count(len(wav)) if frames is None else frames
+    if loop and 0 < len(wav) < n * per_frame:
+        wav = np.tile(wav, -(-n * per_frame // len(wav)))
     if frames is not None and len(wav) < n * per_frame:
-        raise InputError(f"{audio} is shorter than {n} frames ({n / FPS:.2f} s).", "Use fewer --frames.")
+        raise InputError(f"{audio} is shorter than {n} frames ({n / FPS:.2f} s).", "Use fewer --frames, or --loop-audio.")
     pcm = (np.clip(wav[: n * per_frame], -1, 1) * 32767).astype("<i2")
     with wave.open(str(dst), "wb") as w:
         w.setnchannels(1)

@@ -24,6 +24,8 @@ def register(sub: Any) -> None:
     b.add_argument("--dtype", default="auto", choices=DTYPES)
     b.add_argument("--batch-size", type=batch_size_arg, default=8, help="frames per model call, or auto")
     b.add_argument("--frames", type=int, help="output frames (the audio is cut to frames/25 s); default: all")
+    b.add_argument("--loop-audio", action="store_true",
+                   help="repeat AUDIO to fill --frames (e.g. a 5-minute live stream from a short clip)")
     b.add_argument("--avatar-source-frames", type=int, default=250,
                    help="frames of VIDEO the avatar is prepared from (it loops them); default 250 (10 s)")
     b.add_argument("--only", choices=["oneshot", "avatar", "live"],
@@ -50,7 +52,7 @@ def cmd_bench(ns: argparse.Namespace) -> int:
 
     opts = BenchOptions(
         video=ns.video, audio=ns.audio, weights=ns.weights, random=ns.random, device=ns.device, dtype=ns.dtype,
-        batch_size=ns.batch_size, frames=ns.frames, avatar_source_frames=ns.avatar_source_frames, only=ns.only,
+        batch_size=ns.batch_size, frames=ns.frames, loop_audio=ns.loop_audio, avatar_source_frames=ns.avatar_source_frames, only=ns.only,
         compile=ns.compile, channels_last={"auto": None, "on": True, "off": False}[ns.channels_last],
         pipelined=not ns.serial,
         sync_stages=ns.sync_stages, keep=ns.keep, score=ns.score, chunk_ms=chunk_list(ns.chunk_ms),
