@@ -231,7 +231,8 @@ def _cut_audio(audio: str, frames: int | None, dst: Path, loop: bool = False) ->
     if loop and 0 < len(wav) < n * per_frame:
         wav = np.tile(wav, -(-n * per_frame // len(wav)))
     if frames is not None and len(wav) < n * per_frame:
-        raise InputError(f"{audio} is shorter than {n} frames ({n / FPS:.2f} s).", "Use fewer --frames, or --loop-audio.")
+        raise InputError(f"{audio} is shorter than {n} frames ({n / FPS:.2f} s).",
+                         "Use fewer --frames, or --loop-audio.")
     pcm = (np.clip(wav[: n * per_frame], -1, 1) * 32767).astype("<i2")
     with wave.open(str(dst), "wb") as w:
         w.setnchannels(1)

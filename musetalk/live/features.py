@@ -58,8 +58,8 @@ SHORT_BUCKET = AUDIO_SAMPLE_RATE  # a short encode's input is a whole number of 
 def short_input(have: int, context: int, lo: int) -> tuple[int, int]:
     """A provisional encode of an open segment holding ``have`` samples -> (first step, input samples): its input
     starts at sample ``first * 320`` of the segment (on the step grid, so its step k is the segment's step
-    first + k), reaches ``context`` samples back from ``have`` (less under a step) and back to step ``lo``, and is a whole
-    number of ``SHORT_BUCKET`` samples long. Audio before it fills the length where the segment has it; zeros after
+    first + k), reaches ``context`` samples back from ``have`` (less under a step) and back to step ``lo``, and is
+    a whole number of ``SHORT_BUCKET`` samples long. Audio before it fills the length where the segment has it; zeros after
     ``have`` fill the rest (under one step, except near the segment's start), as offline pads its last segment.
 
     Why whole buckets: the CPU's bf16 matmuls (oneDNN, and ideep's cache above it) keep compiled kernels per input
