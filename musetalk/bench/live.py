@@ -7,10 +7,9 @@ peak RSS, and RSS every 10 s of the stream (whether memory stays flat; ``--frame
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-from collections.abc import Iterator
 
 import numpy as np
 
@@ -52,7 +51,7 @@ def bench_live(pipe, opts, cfg: InferenceConfig, audio: Path, n: int, tmp: Path,
         mem.reset_peak()
         trace: list[float] = []
 
-        def sample_rss(images: Iterator[np.ndarray], trace: list[float] = trace) -> None:
+        def sample_rss(images: Iterator[np.ndarray]) -> None:  # run_fed calls it before the next chunk size
             for k, _ in enumerate(images, 1):
                 if k % every == 0:
                     trace.append(mem.current_rss_mb())

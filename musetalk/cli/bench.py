@@ -52,7 +52,8 @@ def cmd_bench(ns: argparse.Namespace) -> int:
 
     opts = BenchOptions(
         video=ns.video, audio=ns.audio, weights=ns.weights, random=ns.random, device=ns.device, dtype=ns.dtype,
-        batch_size=ns.batch_size, frames=ns.frames, loop_audio=ns.loop_audio, avatar_source_frames=ns.avatar_source_frames, only=ns.only,
+        batch_size=ns.batch_size, frames=ns.frames, loop_audio=ns.loop_audio,
+        avatar_source_frames=ns.avatar_source_frames, only=ns.only,
         compile=ns.compile, channels_last={"auto": None, "on": True, "off": False}[ns.channels_last],
         pipelined=not ns.serial,
         sync_stages=ns.sync_stages, keep=ns.keep, score=ns.score, chunk_ms=chunk_list(ns.chunk_ms),

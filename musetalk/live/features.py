@@ -59,8 +59,9 @@ def short_input(have: int, context: int, lo: int) -> tuple[int, int]:
     """A provisional encode of an open segment holding ``have`` samples -> (first step, input samples): its input
     starts at sample ``first * 320`` of the segment (on the step grid, so its step k is the segment's step
     first + k), reaches ``context`` samples back from ``have`` (less under a step) and back to step ``lo``, and is
-    a whole number of ``SHORT_BUCKET`` samples long. Audio before it fills the length where the segment has it; zeros after
-    ``have`` fill the rest (under one step, except near the segment's start), as offline pads its last segment.
+    a whole number of ``SHORT_BUCKET`` samples long. Audio before it fills the length where the segment has it;
+    zeros after ``have`` fill the rest (under one step, except near the segment's start), as offline pads its last
+    segment.
 
     Why whole buckets: the CPU's bf16 matmuls (oneDNN, and ideep's cache above it) keep compiled kernels per input
     shape, and an input length per audio length made a new shape at almost every encode: the heap in use grew by
@@ -69,7 +70,7 @@ def short_input(have: int, context: int, lo: int) -> tuple[int, int]:
     first = max(0, min(lo, -(-(have - context) // STEP_SAMPLES)))
     length = -(-(have - first * STEP_SAMPLES) // SHORT_BUCKET) * SHORT_BUCKET
     first = max(0, -(-(have - length) // STEP_SAMPLES))  # real audio for the length where there is some
-    segment = SEGMENT_STEPS * STEP_SAMPLES
+    segment = segment_samples(AUDIO_SAMPLE_RATE)
     if first * STEP_SAMPLES + length > segment:  # within a step of the segment's end: start earlier instead
         first = (segment - length) // STEP_SAMPLES
     return first, length
