@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 
 import numpy as np
-
+import pytest
 from core_helpers import ASSETS, ffmpeg
 
 from musetalk.cli import main
@@ -37,8 +37,6 @@ def test_bench_live_reports_each_chunk_size(tmp_path: Path, monkeypatch, capsys)
 
 
 def test_loop_audio_repeats_the_clip_to_fill_the_frames(tmp_path: Path) -> None:
-    import pytest
-
     from musetalk.bench.run import _cut_audio
     from musetalk.errors import InputError
     from musetalk.media import load_audio
